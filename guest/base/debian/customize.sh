@@ -1,0 +1,65 @@
+#!/bin/sh
+# mmdebstrap customize hook for vexfs-image's Debian base images.
+# Usage (by mmdebstrap): customize.sh ROOTDIR
+# Environment (set by src/base/debian.ts):
+#   VEXFS_SUITE            Debian suite, e.g. trixie
+#   VEXFS_ROOT_UUID        UUID the root ext4 file system will be created with
+#   VEXFS_MIRROR           e.g. http://deb.debian.org/debian
+#   VEXFS_SECURITY_MIRROR  e.g. http://deb.debian.org/debian-security
+# Installs the static files of rootfs/, configures apt, networking, the boot loader
+# (GRUB core image embedded after the MBR, no grub-pc package), then finalises the
+# tree like an official cloud image (no machine-id, host keys, logs or cloud-init state).
+set -eu
+root="$1"
+here="$(cd "$(dirname "$0")" && pwd)"
+: "${VEXFS_SUITE:?}" "${VEXFS_ROOT_UUID:?}" "${VEXFS_MIRROR:?}" "${VEXFS_SECURITY_MIRROR:?}"
+
+# Static files (cloud-init datasource list, locale, fallback DHCP network).
+cp -a "$here/rootfs/." "$root/"
+
+# apt: the suite, its updates and security, in deb822 form like Debian's cloud images.
+rm -f "$root/etc/apt/sources.list"
+cat > "$root/etc/apt/sources.list.d/debian.sources" <<SOURCES
+Types: deb
+URIs: $VEXFS_MIRROR
+Suites: $VEXFS_SUITE $VEXFS_SUITE-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $VEXFS_SECURITY_MIRROR
+Suites: $VEXFS_SUITE-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+
+# File systems. The partition is grown by cloud-init's growpart on first boot.
+cat > "$root/etc/fstab" <<FSTAB
+# <file system>	<mount point>	<type>	<options>	<dump>	<pass>
+UUID=$VEXFS_ROOT_UUID	/	ext4	rw,discard,errors=remount-ro	0	1
+FSTAB
+echo localhost > "$root/etc/hostname"
+
+# Networking: systemd-networkd + resolved (cloud-init renders networkd files).
+chroot "$root" systemctl enable systemd-networkd.service systemd-resolved.service >/dev/null 2>&1
+chroot "$root" systemctl disable systemd-networkd-wait-online.service >/dev/null 2>&1 || true
+
+# Boot loader: GRUB for BIOS, core image made here, written after sector 0 by the
+# builder (src/base/debian.ts) together with the first 440 bytes of boot.img.
+mkdir -p "$root/boot/grub/i386-pc"
+cp "$root"/usr/lib/grub/i386-pc/*.mod "$root"/usr/lib/grub/i386-pc/*.lst "$root/boot/grub/i386-pc/"
+sed "s/@ROOT_UUID@/$VEXFS_ROOT_UUID/g" "$here/grub.cfg.in" > "$root/boot/grub/grub.cfg"
+chroot "$root" grub-mkimage -O i386-pc -o /boot/grub/i386-pc/core.img \
+  -p '(hd0,msdos1)/boot/grub' \
+  biosdisk part_msdos ext2 search search_fs_uuid normal linux configfile echo test serial terminal
+cp "$root/usr/lib/grub/i386-pc/boot.img" "$root/boot/grub/i386-pc/boot.img"
+
+# Finalise like an official cloud image.
+: > "$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id" "$root/var/lib/systemd/random-seed"
+rm -f "$root"/etc/ssh/ssh_host_*
+rm -rf "$root/var/lib/cloud/"* "$root"/var/log/cloud-init*.log
+rm -rf "$root/var/lib/apt/lists/"* "$root/var/cache/apt/"*.bin "$root/var/cache/apt/archives/"*.deb
+rm -rf "$root/tmp/"* "$root/var/tmp/"*
+find "$root/var/log" -type f -exec truncate -s 0 {} +
+rm -f "$root/initrd.img.old" "$root/vmlinuz.old"

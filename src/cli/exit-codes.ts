@@ -1,0 +1,27 @@
+// The one place errors become exit codes: 0 ok, 1 the job failed, 2 bad usage/input, 130 interrupted.
+import { CommanderError } from 'commander';
+import { AbortedError, UsageError, VexfsImageError } from '../errors.js';
+
+export const EXIT = Object.freeze({ OK: 0, FAILED: 1, USAGE: 2, INTERRUPTED: 130 });
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+    return EXIT.USAGE;
+  }
+  if (err instanceof UsageError) return EXIT.USAGE;
+  if (err instanceof AbortedError) return EXIT.INTERRUPTED;
+  return EXIT.FAILED;
+}
+
+export function describeError(err: unknown, verbose = false): string {
+  if (err instanceof CommanderError) return err.message.replace(/^error: /, '');
+  if (err instanceof VexfsImageError) {
+    const lines = [err.message];
+    if (err.hint) lines.push(`hint: ${err.hint}`);
+    if (verbose && err.cause instanceof Error) lines.push(`cause: ${err.cause.message}`);
+    return lines.join('\n');
+  }
+  if (err instanceof Error) return verbose && err.stack ? err.stack : err.message;
+  return String(err);
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// The bin: parse argv, dispatch, map errors to exit codes. The only place that exits.
+import { CommanderError } from 'commander';
+import { abortOnSignals } from '../pipeline/abort.js';
+import { AbortedError } from '../errors.js';
+import { buildProgram } from './program.js';
+import { describeError, EXIT, exitCodeFor } from './exit-codes.js';
+
+async function main(argv: string[]): Promise<number> {
+  const abort = abortOnSignals();
+  let exitCode: number = EXIT.OK;
+  const ctx = {
+    signal: abort.controller.signal,
+    env: process.env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    setExitCode: (c: number) => {
+      exitCode = Math.max(exitCode, c);
+    },
+  };
+  const verbose = argv.includes('--verbose') || argv.includes('-v') || process.env.VEXFS_IMAGE_DEBUG === '1';
+  try {
+    await buildProgram(ctx).parseAsync(argv, { from: 'node' });
+    if (abort.signalName()) throw new AbortedError();
+    return exitCode;
+  } catch (err) {
+    const code = abort.signalName() ? EXIT.INTERRUPTED : exitCodeFor(err);
+    if (code !== EXIT.OK) {
+      const usage = err instanceof CommanderError;
+      const suffix = usage ? ' (see vexfs-image --help)' : '';
+      process.stderr.write(`vexfs-image: ${usage ? '' : 'error: '}${describeError(err, verbose)}${suffix}\n`);
+    }
+    return code;
+  } finally {
+    abort.dispose();
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,31 @@
+// Builds the commander program. Exported (and unit-tested) separately from the bin entry point.
+import { Command, Option } from 'commander';
+import { PACKAGE_VERSION } from '../paths.js';
+import type { CliContext, RegisterCommand } from './context.js';
+import { register as registerDoctor } from './commands/doctor.js';
+
+export const COMMANDS: RegisterCommand[] = [registerDoctor];
+
+export function buildProgram(ctx: CliContext, commands: RegisterCommand[] = COMMANDS): Command {
+  const program = new Command('vexfs-image')
+    .description('Build and validate VexFS virtual-machine images with QEMU and cloud-init')
+    .version(PACKAGE_VERSION, '-V, --version', 'print the vexfs-image version')
+    .addOption(new Option('-q, --quiet', 'no progress output on stderr'))
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+      // main prints the error itself, once, with the exit-code mapping.
+      outputError: () => undefined,
+    });
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  $ vexfs-image doctor                 check host tools and the accelerator
+  $ vexfs-image doctor --install       install missing Debian packages (as root)`,
+  );
+  for (const register of commands) register(program, ctx);
+  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ outputError: () => undefined, writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
+  return program;
+}

@@ -1,0 +1,176 @@
+// Resolves vexfs-image.yaml + environment + flags into one frozen, validated plan.
+// Precedence: flags > env (VEXFS_VERSION, IMAGE_VARIANT) > file > defaults.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { UsageError } from '../errors.js';
+import { defaultCacheDir, EXAMPLE_SOURCE } from '../paths.js';
+import { checkVariantName, checkVersion, parseSize } from './names.js';
+import { ConfigFileSchema, type CheckDef, type ConfigFile, type VariantDef } from './schema.js';
+import { BUILTIN_VARIANTS, DEFAULT_BASE_PACKAGES } from './variants.js';
+
+export const CONFIG_FILE_NAME = 'vexfs-image.yaml';
+
+export const DEFAULTS = Object.freeze({
+  variant: 'production',
+  version: '1.0.0',
+  base: 'debian-13',
+  outputDir: 'images',
+  buildDir: 'build',
+  diskSize: '10G',
+  memoryMb: 2048,
+  cpus: 2,
+  timeoutS: 1800,
+  buildCommand: 'make vm-build',
+});
+
+/** Options common to commands that read the config (everything optional: unset = not given). */
+export interface ConfigFlags {
+  config?: string;
+  source?: string;
+  variant?: string;
+  version?: string;
+  base?: string;
+  outputDir?: string;
+  buildDir?: string;
+  diskSize?: string;
+  memory?: number;
+  cpus?: number;
+  timeout?: number;
+  cacheDir?: string;
+}
+
+export interface LoadedConfig {
+  sourceDir: string;
+  configPath: string | undefined;
+  file: ConfigFile;
+  variants: Readonly<Record<string, VariantDef>>;
+  checks: readonly CheckDef[];
+}
+
+function formatIssue(issue: z.core.$ZodIssue, data: unknown): string {
+  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  let value: unknown = data;
+  for (const p of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[p as PropertyKey];
+  const shown = issue.code === 'unrecognized_keys' ? '' : ` = ${JSON.stringify(value)}`;
+  const keys = issue.code === 'unrecognized_keys' ? ` ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : '';
+  return `${path || '(top level)'}${keys}${shown}: ${issue.message}`;
+}
+
+export function parseConfigText(text: string, where: string): ConfigFile {
+  let data: unknown;
+  try {
+    data = parseYaml(text) ?? {};
+  } catch (e) {
+    const msg = e instanceof YAMLParseError ? e.message.split('\n')[0] : String(e);
+    throw new UsageError(`${where}: not valid YAML: ${msg}`);
+  }
+  const r = ConfigFileSchema.safeParse(data);
+  if (!r.success) {
+    const first = r.error.issues.map((i) => formatIssue(i, data));
+    throw new UsageError(`${where}: ${first.join('; ')}`, { hint: 'see schema/vexfs-image.schema.json for the allowed keys' });
+  }
+  return r.data;
+}
+
+export function resolveSourceDir(flag: string | undefined, cwd = process.cwd()): string {
+  const dir = flag ? resolve(cwd, flag) : EXAMPLE_SOURCE;
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new UsageError(`source directory ${dir} does not exist`, { hint: 'pass --source DIR pointing at a VexFS checkout' });
+  }
+  return dir;
+}
+
+export function loadConfig(flags: Pick<ConfigFlags, 'config' | 'source'>, cwd = process.cwd()): LoadedConfig {
+  const sourceDir = resolveSourceDir(flags.source, cwd);
+  const configPath = flags.config ? resolve(cwd, flags.config) : join(sourceDir, CONFIG_FILE_NAME);
+  let file: ConfigFile = {};
+  if (existsSync(configPath)) file = parseConfigText(readFileSync(configPath, 'utf8'), configPath);
+  else if (flags.config) throw new UsageError(`config file ${configPath} does not exist`);
+  const variants: Record<string, VariantDef> = { ...BUILTIN_VARIANTS, ...(file.variants ?? {}) };
+  return Object.freeze({
+    sourceDir,
+    configPath: existsSync(configPath) ? configPath : undefined,
+    file,
+    variants: Object.freeze(variants),
+    checks: Object.freeze(file.checks ?? []),
+  });
+}
+
+export interface BuildPlan {
+  variantName: string;
+  variant: VariantDef;
+  version: string;
+  sourceDir: string;
+  base: string;
+  outputDir: string;
+  buildDir: string;
+  diskSizeBytes: number;
+  memoryMb: number;
+  cpus: number;
+  timeoutS: number;
+  buildCommand: string;
+  basePackages: readonly string[];
+  cacheDir: string;
+  noCleanup: boolean;
+  force: boolean;
+}
+
+export interface BuildFlags extends ConfigFlags {
+  noCleanup?: boolean;
+  force?: boolean;
+}
+
+function pick<T>(...values: Array<T | undefined>): T {
+  for (const v of values) if (v !== undefined && v !== '') return v;
+  throw new Error('pick: no default');
+}
+
+export function resolveVariant(cfg: LoadedConfig, name: string, from: string): VariantDef {
+  checkVariantName(name, from);
+  const v = cfg.variants[name];
+  if (!v) {
+    throw new UsageError(`unknown variant ${JSON.stringify(name)} (from ${from}): known variants are ${Object.keys(cfg.variants).join(', ')}`, {
+      hint: `define it under "variants:" in ${CONFIG_FILE_NAME}`,
+    });
+  }
+  return v;
+}
+
+export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Readonly<BuildPlan> {
+  const cfg = loadConfig(flags, cwd);
+  const f = cfg.file;
+  const variantFrom = flags.variant !== undefined ? '--variant' : env.IMAGE_VARIANT ? 'IMAGE_VARIANT' : f.variant ? CONFIG_FILE_NAME : 'default';
+  const variantName = pick(flags.variant, env.IMAGE_VARIANT, f.variant, DEFAULTS.variant);
+  const versionFrom = flags.version !== undefined ? '--version' : env.VEXFS_VERSION ? 'VEXFS_VERSION' : f.version ? CONFIG_FILE_NAME : 'default';
+  const version = checkVersion(pick(flags.version, env.VEXFS_VERSION, f.version, DEFAULTS.version), versionFrom);
+  const variant = resolveVariant(cfg, variantName, variantFrom);
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(cwd, p));
+  const memoryMb = pick(flags.memory, f.memory, DEFAULTS.memoryMb);
+  const cpus = pick(flags.cpus, f.cpus, DEFAULTS.cpus);
+  const timeoutS = pick(flags.timeout, f.timeout, DEFAULTS.timeoutS);
+  if (!Number.isInteger(memoryMb) || memoryMb < 512) throw new UsageError(`invalid --memory ${memoryMb}: at least 512 (MiB)`);
+  if (!Number.isInteger(cpus) || cpus < 1) throw new UsageError(`invalid --cpus ${cpus}: a whole number of at least 1`);
+  if (!Number.isInteger(timeoutS) || timeoutS < 1) throw new UsageError(`invalid --timeout ${timeoutS}: a whole number of seconds`);
+  const diskSizeBytes = parseSize(pick(flags.diskSize, f.disk_size, DEFAULTS.diskSize));
+  if (diskSizeBytes < 2 * 2 ** 30) throw new UsageError('invalid --disk-size: at least 2G');
+  return Object.freeze({
+    variantName,
+    variant,
+    version,
+    sourceDir: cfg.sourceDir,
+    base: pick(flags.base, f.base, DEFAULTS.base),
+    outputDir: abs(pick(flags.outputDir, f.output_dir, DEFAULTS.outputDir)),
+    buildDir: abs(pick(flags.buildDir, f.build_dir, DEFAULTS.buildDir)),
+    diskSizeBytes,
+    memoryMb,
+    cpus,
+    timeoutS,
+    buildCommand: pick(f.build_command, DEFAULTS.buildCommand),
+    basePackages: Object.freeze([...(f.base_packages ?? DEFAULT_BASE_PACKAGES)]),
+    cacheDir: flags.cacheDir ? abs(flags.cacheDir) : defaultCacheDir(env),
+    noCleanup: flags.noCleanup ?? false,
+    force: flags.force ?? false,
+  });
+}

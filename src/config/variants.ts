@@ -1,0 +1,29 @@
+// The spec's three variants, adapted to Debian package names (linux-headers-generic is Ubuntu's;
+// the Debian cloud kernel's headers are linux-headers-cloud-amd64), plus cargo for vexctl.
+import type { VariantDef } from './schema.js';
+
+export const DEFAULT_BASE_PACKAGES: readonly string[] = ['build-essential', 'linux-headers-cloud-amd64', 'cargo', 'curl', 'git', 'kmod'];
+
+export const BUILTIN_VARIANTS: Readonly<Record<string, VariantDef>> = Object.freeze({
+  minimal: {
+    description: 'Lightweight deployment: toolchain and headers purged after the build, docs and caches dropped',
+    packages: [],
+    keep_toolchain: false,
+    slim: true,
+    hardening: false,
+  },
+  development: {
+    description: 'Full development environment: toolchain kept, debugging tools added',
+    packages: ['vim', 'gdb', 'strace', 'htop', 'tree'],
+    keep_toolchain: true,
+    slim: false,
+    hardening: false,
+  },
+  production: {
+    description: 'Hardened deployment: no password SSH, no root login, sysctl hardening, security upgrades',
+    packages: ['systemd', 'rsyslog', 'logrotate', 'unattended-upgrades'],
+    keep_toolchain: false,
+    slim: false,
+    hardening: true,
+  },
+});

@@ -1,0 +1,98 @@
+// Runs steps in order with guaranteed reverse-order cleanup and per-step wall times.
+import { mkdir, appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AbortedError } from '../errors.js';
+import type { EventSink } from './events.js';
+import type { Step, StepRuntime } from './step.js';
+
+export interface StepTiming {
+  step: string;
+  ms: number;
+  status: 'ok' | 'failed' | 'skipped';
+}
+
+export interface RunOptions {
+  signal: AbortSignal;
+  logDir: string;
+  emit: EventSink;
+}
+
+function runtimeFor(step: Step<unknown>, index: number, opts: RunOptions): StepRuntime {
+  const logFile = join(opts.logDir, `${String(index + 1).padStart(2, '0')}-${step.name}.log`);
+  return {
+    signal: opts.signal,
+    logFile,
+    emit: opts.emit,
+    info: (message) => {
+      opts.emit({ type: 'info', message, step: step.name });
+      void appendFile(logFile, `[info] ${message}\n`).catch(() => undefined);
+    },
+    warn: (message) => {
+      opts.emit({ type: 'warn', message, step: step.name });
+      void appendFile(logFile, `[warn] ${message}\n`).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Runs the steps. Returns the timings on success; on failure or abort, every started step has
+ * been cleaned up and the original error is rethrown (an abort as AbortedError). Cleanup errors
+ * are reported as events and never replace the original error.
+ */
+export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, opts: RunOptions): Promise<StepTiming[]> {
+  await mkdir(opts.logDir, { recursive: true });
+  const timings: StepTiming[] = [];
+  const started: Array<{ step: Step<C>; rt: StepRuntime }> = [];
+  let failure: unknown;
+
+  for (const [index, step] of steps.entries()) {
+    if (opts.signal.aborted) {
+      failure = new AbortedError();
+      break;
+    }
+    const rt = runtimeFor(step as Step<unknown>, index, opts);
+    const skipReason = step.skip?.(ctx);
+    if (skipReason) {
+      opts.emit({ type: 'step-skip', step: step.name, reason: skipReason });
+      timings.push({ step: step.name, ms: 0, status: 'skipped' });
+      continue;
+    }
+    // Registered before run(): a step that fails half-way still gets its cleanup.
+    started.push({ step, rt });
+    opts.emit({ type: 'step-start', step: step.name, title: step.title, index, total: steps.length });
+    const t0 = Date.now();
+    try {
+      await step.run(ctx, rt);
+      const ms = Date.now() - t0;
+      timings.push({ step: step.name, ms, status: 'ok' });
+      opts.emit({ type: 'step-end', step: step.name, ms });
+    } catch (e) {
+      const ms = Date.now() - t0;
+      const err = opts.signal.aborted && !(e instanceof AbortedError) ? new AbortedError('interrupted', { cause: e }) : e;
+      timings.push({ step: step.name, ms, status: 'failed' });
+      opts.emit({ type: 'step-fail', step: step.name, ms, error: err });
+      failure = err;
+      break;
+    }
+  }
+
+  for (const { step, rt } of started.reverse()) {
+    if (!step.cleanup) continue;
+    try {
+      await step.cleanup(ctx, rt);
+    } catch (e) {
+      opts.emit({ type: 'cleanup-error', step: step.name, error: e });
+    }
+  }
+
+  if (failure !== undefined) {
+    if (failure instanceof Error) Object.assign(failure, { timings });
+    throw failure;
+  }
+  return timings;
+}
+
+/** Timings attached to an error thrown by runSteps (for manifests and reports of failed runs). */
+export function timingsOf(err: unknown): StepTiming[] | undefined {
+  return err instanceof Error ? (err as Error & { timings?: StepTiming[] }).timings : undefined;
+}

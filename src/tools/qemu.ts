@@ -1,0 +1,210 @@
+// QEMU: a pure command-line builder (unit-tested) and a VM handle that owns one QEMU process:
+// serial console to a file, QMP socket for ACPI powerdown, SSH forwarded from 127.0.0.1 only.
+import { readFile } from 'node:fs/promises';
+import { spawnProcess, type SpawnedProcess } from './exec.js';
+import { QmpClient } from './qmp.js';
+import { VexfsImageError } from '../errors.js';
+
+export type Accel = 'kvm' | 'tcg';
+
+export interface DriveSpec {
+  file: string;
+  format: 'qcow2' | 'raw';
+  readOnly?: boolean;
+  /** Pass guest discards (fstrim) through so the image file really shrinks. */
+  discard?: boolean;
+  /** Open the disk's backing chain read-only-safe: only relevant for overlays (documentation). */
+  serial?: string;
+}
+
+export interface VirtfsShare {
+  path: string;
+  mountTag: string;
+  readOnly: boolean;
+}
+
+export interface VmSpec {
+  name: string;
+  accel: Accel;
+  memoryMb: number;
+  cpus: number;
+  drives: DriveSpec[];
+  /** cloud-init NoCloud seed ISO, attached read-only. */
+  seedIso?: string;
+  sshPort?: number;
+  serialLog: string;
+  qmpSocket: string;
+  pidFile?: string;
+  virtfs?: VirtfsShare[];
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+}
+
+export function qemuArgs(spec: VmSpec): string[] {
+  const a: string[] = ['-name', spec.name, '-machine', spec.accel === 'kvm' ? 'q35,accel=kvm' : 'q35', '-nodefaults', '-display', 'none'];
+  if (spec.accel === 'tcg') a.push('-accel', 'tcg,thread=multi', '-cpu', 'max');
+  else a.push('-cpu', 'host');
+  a.push('-smp', String(spec.cpus), '-m', String(spec.memoryMb));
+  a.push('-chardev', `file,id=serial0,path=${spec.serialLog}`, '-serial', 'chardev:serial0');
+  a.push('-qmp', `unix:${spec.qmpSocket},server=on,wait=off`);
+  if (spec.pidFile) a.push('-pidfile', spec.pidFile);
+  // Entropy for sshd key generation and cloud-init on first boot.
+  a.push('-device', 'virtio-rng-pci');
+  spec.drives.forEach((d, i) => {
+    const opts = [`file=${d.file}`, `format=${d.format}`, 'if=virtio', `index=${i}`, 'cache=unsafe'];
+    if (d.readOnly) opts.push('readonly=on');
+    if (d.discard) opts.push('discard=unmap', 'detect-zeroes=unmap');
+    a.push('-drive', opts.join(','));
+  });
+  if (spec.seedIso) a.push('-drive', `file=${spec.seedIso},format=raw,if=virtio,readonly=on`);
+  if (spec.sshPort !== undefined) {
+    // hostfwd binds 127.0.0.1 explicitly: never expose the guest's sshd beyond loopback.
+    a.push('-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`, '-device', 'virtio-net-pci,netdev=net0');
+  } else {
+    a.push('-netdev', 'user,id=net0', '-device', 'virtio-net-pci,netdev=net0');
+  }
+  for (const share of spec.virtfs ?? []) {
+    const ro = share.readOnly ? ',readonly=on' : '';
+    a.push('-virtfs', `local,path=${share.path},mount_tag=${share.mountTag},security_model=none,id=${share.mountTag}${ro}`);
+  }
+  if (spec.kernel) a.push('-kernel', spec.kernel);
+  if (spec.initrd) a.push('-initrd', spec.initrd);
+  if (spec.append) a.push('-append', spec.append);
+  return a;
+}
+
+/** Patterns in a serial log that mean the guest is not going to come up. */
+const FATAL_PATTERNS: Array<[RegExp, string]> = [
+  [/Kernel panic - not syncing[^\n]*/, 'kernel panic'],
+  [/You are in emergency mode[^\n]*/, 'emergency shell'],
+  [/Give root password for maintenance[^\n]*/, 'emergency shell'],
+  [/Failed to mount \/sysroot[^\n]*|VFS: Unable to mount root fs[^\n]*|ALERT! [^\n]* does not exist[^\n]*/, 'root filesystem not mounted'],
+  [/Gave up waiting for root (file system )?device[^\n]*/, 'root filesystem not mounted'],
+  [/No bootable device[^\n]*|Boot failed: not a bootable disk[^\n]*/, 'no bootable device'],
+];
+
+export interface BootFailure {
+  kind: string;
+  line: string;
+}
+
+export function detectBootFailure(serial: string): BootFailure | undefined {
+  for (const [re, kind] of FATAL_PATTERNS) {
+    const m = re.exec(serial);
+    if (m) return { kind, line: m[0].trim() };
+  }
+  return undefined;
+}
+
+export class VmExitedError extends VexfsImageError {
+  constructor(message: string, hint?: string) {
+    super('E_VM_EXITED', message, { hint });
+  }
+}
+
+export class Vm {
+  private qmp: QmpClient | undefined;
+  private stopped = false;
+
+  private constructor(
+    readonly spec: VmSpec,
+    readonly proc: SpawnedProcess,
+    readonly logFile: string | undefined,
+  ) {}
+
+  static async start(spec: VmSpec, opts: { signal?: AbortSignal; logFile?: string; binary?: string } = {}): Promise<Vm> {
+    const proc = spawnProcess(opts.binary ?? 'qemu-system-x86_64', qemuArgs(spec), { logFile: opts.logFile, signal: opts.signal });
+    const vm = new Vm(spec, proc, opts.logFile);
+    try {
+      vm.qmp = await Promise.race([
+        QmpClient.connect(spec.qmpSocket, 15_000),
+        proc.exited.then(async () => {
+          throw new VmExitedError(`QEMU exited at start-up: ${await vm.logTail(10)}`, opts.logFile ? `see ${opts.logFile}` : undefined);
+        }),
+      ]);
+    } catch (e) {
+      await proc.stop(1000);
+      throw e;
+    }
+    return vm;
+  }
+
+  isRunning(): boolean {
+    return this.proc.isRunning();
+  }
+
+  async serial(): Promise<string> {
+    try {
+      return await readFile(this.spec.serialLog, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  async serialTail(n = 30): Promise<string> {
+    const s = await this.serial();
+    return s.replace(/\r/g, '').split('\n').slice(-n).join('\n');
+  }
+
+  private async logTail(n: number): Promise<string> {
+    if (!this.logFile) return '';
+    try {
+      return (await readFile(this.logFile, 'utf8')).trim().split('\n').slice(-n).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Throws if the VM has exited or its serial console shows a fatal boot failure. */
+  async assertHealthy(): Promise<void> {
+    const serial = await this.serial();
+    const failure = detectBootFailure(serial);
+    if (failure) {
+      throw new VmExitedError(
+        `guest boot failed: ${failure.kind} (${failure.line})\n--- last serial lines ---\n${await this.serialTail(30)}`,
+        `see ${this.spec.serialLog}`,
+      );
+    }
+    if (!this.proc.isRunning()) {
+      throw new VmExitedError(
+        `QEMU exited unexpectedly\n--- last serial lines ---\n${await this.serialTail(30)}`,
+        `see ${this.spec.serialLog}`,
+      );
+    }
+  }
+
+  /**
+   * ACPI powerdown over QMP, wait up to timeoutMs for the guest to power off, then SIGTERM and
+   * SIGKILL. Returns true when the guest shut down cleanly. Safe to call twice.
+   */
+  async shutdown(timeoutMs = 60_000): Promise<boolean> {
+    if (this.stopped || !this.proc.isRunning()) {
+      this.stopped = true;
+      this.qmp?.close();
+      await this.proc.stop(1000);
+      return true; // already off
+    }
+    this.stopped = true;
+    let clean = false;
+    try {
+      await this.qmp?.execute('system_powerdown');
+      clean = await Promise.race([
+        this.proc.exited.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref()),
+      ]);
+    } catch {
+      clean = false;
+    }
+    this.qmp?.close();
+    await this.proc.stop(5000);
+    return clean;
+  }
+
+  /** Immediate stop (cleanup paths): SIGTERM then SIGKILL. */
+  async kill(): Promise<void> {
+    this.stopped = true;
+    this.qmp?.close();
+    await this.proc.stop(3000);
+  }
+}

@@ -1,0 +1,44 @@
+// cloud-init NoCloud seed: user-data and meta-data serialised as YAML data (never by string
+// concatenation) and packed into an ISO labelled "cidata" by cloud-localds.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { run } from './exec.js';
+
+export interface SeedInput {
+  userData: Record<string, unknown>;
+  metaData: { 'instance-id': string; 'local-hostname': string } & Record<string, unknown>;
+  networkConfig?: Record<string, unknown>;
+}
+
+export function renderUserData(userData: Record<string, unknown>): string {
+  // lineWidth 0: never fold long strings (keys, scripts) across lines.
+  return `#cloud-config\n${stringify(userData, { lineWidth: 0 })}`;
+}
+
+export function cloudLocaldsArgs(iso: string, userDataPath: string, metaDataPath: string, networkConfigPath?: string): string[] {
+  const args = [];
+  if (networkConfigPath) args.push(`--network-config=${networkConfigPath}`);
+  args.push(iso, userDataPath, metaDataPath);
+  return args;
+}
+
+/** Writes user-data, meta-data (and network-config) into dir and builds dir/seed.iso. */
+export async function makeSeedIso(dir: string, seed: SeedInput, opts: { signal?: AbortSignal; logFile?: string } = {}): Promise<string> {
+  const userDataPath = join(dir, 'user-data');
+  const metaDataPath = join(dir, 'meta-data');
+  await writeFile(userDataPath, renderUserData(seed.userData), { mode: 0o600 });
+  await writeFile(metaDataPath, stringify(seed.metaData));
+  let networkConfigPath: string | undefined;
+  if (seed.networkConfig) {
+    networkConfigPath = join(dir, 'network-config');
+    await writeFile(networkConfigPath, stringify(seed.networkConfig));
+  }
+  const iso = join(dir, 'seed.iso');
+  await run('cloud-localds', cloudLocaldsArgs(iso, userDataPath, metaDataPath, networkConfigPath), {
+    signal: opts.signal,
+    logFile: opts.logFile,
+    timeoutMs: 60_000,
+  });
+  return iso;
+}

@@ -1,0 +1,123 @@
+// OpenSSH client plumbing: ephemeral keys, the hardened option set, exec, upload, wait-for-ready.
+import { chmod, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run, type ExecOptions, type ExecResult } from './exec.js';
+import { AbortedError, TimeoutError, throwIfAborted } from '../errors.js';
+
+export interface SshKey {
+  privateKeyPath: string;
+  publicKey: string;
+}
+
+export interface SshTarget {
+  host: string; // always 127.0.0.1 here: ports are forwarded to loopback only
+  port: number;
+  user: string;
+  key: SshKey;
+}
+
+/** A fresh ed25519 key pair in dir, private key 0600, no passphrase, never reused. */
+export async function generateKey(dir: string, opts: { signal?: AbortSignal } = {}): Promise<SshKey> {
+  const privateKeyPath = join(dir, 'id_ed25519');
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'vexfs-image-ephemeral', '-f', privateKeyPath], {
+    signal: opts.signal,
+    timeoutMs: 30_000,
+  });
+  await chmod(privateKeyPath, 0o600);
+  const publicKey = (await readFile(`${privateKeyPath}.pub`, 'utf8')).trim();
+  return { privateKeyPath, publicKey };
+}
+
+/** ssh arguments up to and including the destination; the remote command follows. */
+export function sshArgs(t: SshTarget, connectTimeoutS = 10): string[] {
+  return [
+    '-i', t.key.privateKeyPath,
+    '-p', String(t.port),
+    '-o', 'IdentitiesOnly=yes',
+    '-o', 'BatchMode=yes',
+    '-o', 'PasswordAuthentication=no',
+    // Each VM has fresh host keys: there is nothing to pin, and nothing to record.
+    '-o', 'StrictHostKeyChecking=no',
+    '-o', 'UserKnownHostsFile=/dev/null',
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'LogLevel=ERROR',
+    '-o', `ConnectTimeout=${connectTimeoutS}`,
+    '-o', 'ServerAliveInterval=15',
+    '-o', 'ServerAliveCountMax=8',
+    `${t.user}@${t.host}`,
+  ];
+}
+
+/** Runs a shell command in the guest. */
+export function sshExec(t: SshTarget, command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+  return run('ssh', [...sshArgs(t), '--', command], opts);
+}
+
+/** Runs a local script file in the guest with bash (sent on stdin), with arguments. */
+export async function sshScript(t: SshTarget, script: string | Buffer, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  const quoted = args.map(shellQuote).join(' ');
+  return run('ssh', [...sshArgs(t), '--', `bash -s -- ${quoted}`], { ...opts, input: script });
+}
+
+/** Copies bytes to a file in the guest (through ssh's stdin, no scp needed). */
+export async function sshUpload(t: SshTarget, data: Buffer | string, remotePath: string, mode = '0644', opts: ExecOptions = {}): Promise<void> {
+  const p = shellQuote(remotePath);
+  await run('ssh', [...sshArgs(t), '--', `cat > ${p} && chmod ${mode} ${p}`], { ...opts, input: data });
+}
+
+export function shellQuote(s: string): string {
+  if (/^[A-Za-z0-9_./:=@%+-]+$/.test(s)) return s;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  intervalMs?: number;
+  /** Called between attempts; throw from it to stop waiting (e.g. the VM died or panicked). */
+  check?: () => Promise<void> | void;
+}
+
+/** Polls until `ssh ... true` succeeds. Resolves with the time it took. */
+export async function waitForSsh(t: SshTarget, opts: WaitOptions): Promise<number> {
+  const start = Date.now();
+  const deadline = start + opts.timeoutMs;
+  let last = '';
+  for (;;) {
+    throwIfAborted(opts.signal);
+    await opts.check?.();
+    try {
+      const r = await run('ssh', [...sshArgs(t, 5), '--', 'true'], {
+        allowFailure: true,
+        timeoutMs: 20_000,
+        signal: opts.signal,
+      });
+      if (r.exitCode === 0) return Date.now() - start;
+      last = r.stderr.trim().split('\n').pop() ?? '';
+    } catch (e) {
+      if (e instanceof AbortedError) throw e;
+      last = e instanceof Error ? e.message : String(e);
+    }
+    if (Date.now() > deadline) {
+      throw new TimeoutError(
+        `SSH on 127.0.0.1:${t.port} not ready after ${Math.round(opts.timeoutMs / 1000)} s (last error: ${last || 'none'})`,
+      );
+    }
+    await sleep(opts.intervalMs ?? 2000, opts.signal);
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortedError());
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new AbortedError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
