@@ -16,6 +16,8 @@ export function exitCodeFor(err: unknown): number {
 
 export function describeError(err: unknown, verbose = false): string {
   if (err instanceof CommanderError) return err.message.replace(/^error: /, '');
+  // Bad input is reported on one line (the hint in brackets), so scripts can show it as is.
+  if (err instanceof UsageError) return err.hint ? `${err.message} (${err.hint})` : err.message;
   if (err instanceof VexfsImageError) {
     const lines = [err.message];
     if (err.hint) lines.push(`hint: ${err.hint}`);

@@ -3,14 +3,19 @@ import { Command, Option } from 'commander';
 import { PACKAGE_VERSION } from '../paths.js';
 import type { CliContext, RegisterCommand } from './context.js';
 import { register as registerDoctor } from './commands/doctor.js';
+import { register as registerValidate } from './commands/validate.js';
+import { register as registerBuild } from './commands/build.js';
+import { register as registerCi } from './commands/ci.js';
 
-export const COMMANDS: RegisterCommand[] = [registerDoctor];
+export const COMMANDS: RegisterCommand[] = [registerBuild, registerValidate, registerDoctor, registerCi];
 
 export function buildProgram(ctx: CliContext, commands: RegisterCommand[] = COMMANDS): Command {
   const program = new Command('vexfs-image')
     .description('Build and validate VexFS virtual-machine images with QEMU and cloud-init')
     .version(PACKAGE_VERSION, '-V, --version', 'print the vexfs-image version')
     .addOption(new Option('-q, --quiet', 'no progress output on stderr'))
+    // Program options only before the subcommand: `build --version 1.1.0` is the build's flag.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (s) => ctx.stdout.write(s),

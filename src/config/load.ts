@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import { defaultCacheDir, EXAMPLE_SOURCE } from '../paths.js';
 import { checkVariantName, checkVersion, parseSize } from './names.js';
 import { ConfigFileSchema, type CheckDef, type ConfigFile, type VariantDef } from './schema.js';
-import { BUILTIN_VARIANTS, DEFAULT_BASE_PACKAGES } from './variants.js';
+import { BUILTIN_VARIANTS, DEFAULT_BASE_PACKAGES, DEFAULT_TOOLCHAIN_PACKAGES } from './variants.js';
 
 export const CONFIG_FILE_NAME = 'vexfs-image.yaml';
 
@@ -49,13 +49,49 @@ export interface LoadedConfig {
   checks: readonly CheckDef[];
 }
 
+/** The keys an object schema allows at a path of the parsed data (for "unknown key" errors). */
+function allowedKeysAt(schema: z.core.$ZodType, path: readonly PropertyKey[], data: unknown): string[] {
+  type Def = { type: string; innerType?: z.core.$ZodType; shape?: Record<string, z.core.$ZodType>; element?: z.core.$ZodType; valueType?: z.core.$ZodType; options?: z.core.$ZodType[] };
+  const defOf = (t: z.core.$ZodType): Def => t._zod.def as unknown as Def;
+  let s: z.core.$ZodType | undefined = schema;
+  let value = data;
+  let i = 0;
+  while (s) {
+    const def = defOf(s);
+    if (def.type === 'optional' || def.type === 'default' || def.type === 'prefault' || def.type === 'nullable') s = def.innerType;
+    else if (def.type === 'union') {
+      // A check: the variant whose `type` literal matches the data's.
+      const type = (value as { type?: unknown } | undefined)?.type;
+      s = def.options?.find((o) => (defOf(o).shape?.type?._zod.def as { values?: unknown[] } | undefined)?.values?.includes(type));
+    } else if (i === path.length) return def.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+    else {
+      const key = path[i++]!;
+      value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
+      s = def.type === 'object' ? def.shape?.[String(key)] : def.type === 'array' ? def.element : def.type === 'record' ? def.valueType : undefined;
+    }
+  }
+  return [];
+}
+
 function formatIssue(issue: z.core.$ZodIssue, data: unknown): string {
-  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
-  let value: unknown = data;
-  for (const p of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[p as PropertyKey];
-  const shown = issue.code === 'unrecognized_keys' ? '' : ` = ${JSON.stringify(value)}`;
-  const keys = issue.code === 'unrecognized_keys' ? ` ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : '';
-  return `${path || '(top level)'}${keys}${shown}: ${issue.message}`;
+  const at = (path: readonly PropertyKey[]): string =>
+    path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  const path = at(issue.path);
+  const valueAt = (path: readonly PropertyKey[]): unknown => {
+    let value: unknown = data;
+    for (const p of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[p];
+    return value;
+  };
+  if (issue.code === 'unrecognized_keys') {
+    // Name each unknown key with its value, and list what is allowed there.
+    const keys = issue.keys.map((k) => `${at([...issue.path, k])} = ${JSON.stringify(valueAt([...issue.path, k]) ?? null)}`);
+    return `unknown key ${keys.join(', ')}: allowed keys${path ? ` in ${path}` : ''} are ${allowedKeysAt(ConfigFileSchema, issue.path, data).join(', ')}`;
+  }
+  if (issue.code === 'invalid_key') {
+    const why = issue.issues.map((i) => i.message).join('; ');
+    return `${path}: invalid key ${JSON.stringify(issue.path[issue.path.length - 1])}: ${why}`;
+  }
+  return `${path || '(top level)'} = ${JSON.stringify(valueAt(issue.path))}: ${issue.message}`;
 }
 
 export function parseConfigText(text: string, where: string): ConfigFile {
@@ -112,6 +148,8 @@ export interface BuildPlan {
   timeoutS: number;
   buildCommand: string;
   basePackages: readonly string[];
+  /** Purged after the build by variants without keep_toolchain (dpkg-query patterns). */
+  toolchainPackages: readonly string[];
   cacheDir: string;
   noCleanup: boolean;
   force: boolean;
@@ -141,6 +179,9 @@ export function resolveVariant(cfg: LoadedConfig, name: string, from: string): V
 export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Readonly<BuildPlan> {
   const cfg = loadConfig(flags, cwd);
   const f = cfg.file;
+  // An explicit empty flag (--variant "") is an error, not "use the default" (pick skips '').
+  if (flags.variant === '') checkVariantName('', '--variant');
+  if (flags.version === '') checkVersion('', '--version');
   const variantFrom = flags.variant !== undefined ? '--variant' : env.IMAGE_VARIANT ? 'IMAGE_VARIANT' : f.variant ? CONFIG_FILE_NAME : 'default';
   const variantName = pick(flags.variant, env.IMAGE_VARIANT, f.variant, DEFAULTS.variant);
   const versionFrom = flags.version !== undefined ? '--version' : env.VEXFS_VERSION ? 'VEXFS_VERSION' : f.version ? CONFIG_FILE_NAME : 'default';
@@ -169,6 +210,7 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
     timeoutS,
     buildCommand: pick(f.build_command, DEFAULTS.buildCommand),
     basePackages: Object.freeze([...(f.base_packages ?? DEFAULT_BASE_PACKAGES)]),
+    toolchainPackages: Object.freeze([...(f.toolchain_packages ?? DEFAULT_TOOLCHAIN_PACKAGES)]),
     cacheDir: flags.cacheDir ? abs(flags.cacheDir) : defaultCacheDir(env),
     noCleanup: flags.noCleanup ?? false,
     force: flags.force ?? false,

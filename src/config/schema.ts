@@ -17,39 +17,141 @@ export const VariantSchema = z
   })
   .strict();
 
-export const CheckSchema = z
+// Checks run in the guest by `vexfs-image validate` (src/validate/). A list, so order is explicit;
+// `needs` may only name checks earlier in the list. Strings may use {{version}}, {{variant}} and
+// {{name}} (the image's). See docs/checks.md and guest/checks/builtin.yaml.
+const CheckCommon = {
+  id: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lower-case letters, digits, ".", "_" and "-"'),
+  description: z.string().optional(),
+  /** Report grouping, e.g. "vexfs", "system", "security". */
+  group: z.string().default('custom'),
+  /** error: a failure fails the image (exit 1). warning: reported only. */
+  severity: z.enum(['error', 'warning']).default('error'),
+  /** Ids of earlier checks that must have passed; otherwise this one is skipped. */
+  needs: z.array(z.string()).default([]),
+  /** Re-run until it passes or timeout_s has passed since the first attempt. */
+  retry: z.object({ timeout_s: z.number().positive(), interval_s: z.number().positive().default(2) }).strict().optional(),
+  /** Deadline for one attempt (default: --ssh-timeout). */
+  timeout_s: z.number().positive().optional(),
+  /** Only for these variants (default: every variant). */
+  variants: z.array(z.string()).min(1).optional(),
+  /** Run as root through sudo (default) or as the validation user. */
+  sudo: z.boolean().default(true),
+};
+
+export const CommandCheckSchema = z
   .object({
-    id: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/),
-    description: z.string().optional(),
-    type: z.enum(['command', 'file', 'service', 'kernel-module', 'mount', 'sysctl']),
-    group: z.string().optional(),
-    command: z.string().optional(),
-    path: z.string().optional(),
-    unit: z.string().optional(),
-    module: z.string().optional(),
-    key: z.string().optional(),
+    ...CheckCommon,
+    type: z.literal('command'),
+    /** A bash script, run with `bash -c`. */
+    command: z.string().min(1),
     expect: z
       .object({
-        exit_code: z.number().int().optional(),
+        exit_code: z.number().int().default(0),
         stdout_contains: z.string().optional(),
+        /** A JavaScript regular expression, multiline mode. */
         stdout_matches: z.string().optional(),
+        stdout_not_matches: z.string().optional(),
         stdout_empty: z.boolean().optional(),
-        value: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export const FileCheckSchema = z
+  .object({
+    ...CheckCommon,
+    type: z.literal('file'),
+    path: z.string().min(1),
+    expect: z
+      .object({
+        /** false: the path must not exist. */
+        exists: z.boolean().default(true),
         executable: z.boolean().optional(),
+        /** A fixed string the file must contain. */
         contains: z.string().optional(),
-        enabled: z.boolean().optional(),
-        active: z.boolean().optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export const ServiceCheckSchema = z
+  .object({
+    ...CheckCommon,
+    type: z.literal('service'),
+    unit: z.string().min(1),
+    expect: z
+      .object({ enabled: z.boolean().optional(), active: z.boolean().optional() })
+      .strict()
+      .refine((e) => e.enabled !== undefined || e.active !== undefined, 'give expect.enabled and/or expect.active'),
+  })
+  .strict();
+
+export const KernelModuleCheckSchema = z
+  .object({
+    ...CheckCommon,
+    type: z.literal('kernel-module'),
+    module: z.string().regex(/^[A-Za-z0-9_-]+$/),
+    /** Load (modprobe) or unload (rmmod) the module first. */
+    action: z.enum(['load', 'unload']).optional(),
+    expect: z
+      .object({
+        /** modinfo finds it. */
+        available: z.boolean().optional(),
+        /** Listed by lsmod. */
         loaded: z.boolean().optional(),
       })
       .strict()
-      .default({}),
-    needs: z.array(z.string()).default([]),
-    retry: z.object({ timeout_s: z.number().positive(), interval_s: z.number().positive().default(2) }).strict().optional(),
-    severity: z.enum(['error', 'warning']).default('error'),
-    variants: z.array(z.string()).optional(),
-    sudo: z.boolean().default(true),
+      .prefault({}),
   })
   .strict();
+
+export const MountCheckSchema = z
+  .object({
+    ...CheckCommon,
+    type: z.literal('mount'),
+    /** Mount, write a file, read it back and compare, unmount. */
+    fstype: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+    source: z.string().default('none'),
+    /** Mount point (default: a fresh temporary directory). */
+    target: z.string().optional(),
+    options: z.string().optional(),
+  })
+  .strict();
+
+export const SysctlCheckSchema = z
+  .object({
+    ...CheckCommon,
+    type: z.literal('sysctl'),
+    /** Each key's expected value (compared after collapsing whitespace). */
+    values: z
+      .record(z.string().regex(/^[A-Za-z0-9_./-]+$/, 'a sysctl key'), z.union([z.string(), z.number()]).transform(String))
+      .refine((v) => Object.keys(v).length > 0, 'at least one key'),
+  })
+  .strict();
+
+export const KernelLogCheckSchema = z
+  .object({
+    ...CheckCommon,
+    type: z.literal('kernel-log'),
+    /** Regular expressions (grep -E) that must not appear in the kernel log of this boot. */
+    forbid: z.array(z.string()).default(['Oops', 'BUG:', 'WARNING:']),
+    /** Taint flags (letters, see the kernel's tainted-kernels.rst) allowed to appear while the checks ran. */
+    allow_taint: z.array(z.string().regex(/^[A-Z]$/)).default(['O']),
+  })
+  .strict();
+
+export const CheckSchema = z.discriminatedUnion('type', [
+  CommandCheckSchema,
+  FileCheckSchema,
+  ServiceCheckSchema,
+  KernelModuleCheckSchema,
+  MountCheckSchema,
+  SysctlCheckSchema,
+  KernelLogCheckSchema,
+]);
 
 export const ConfigFileSchema = z
   .object({
@@ -66,7 +168,9 @@ export const ConfigFileSchema = z
     build_command: z.string().optional(),
     /** Packages every variant installs (build toolchain and kernel headers). */
     base_packages: z.array(z.string()).optional(),
-    variants: z.record(z.string().regex(VARIANT_RE), VariantSchema).optional(),
+    /** Packages (dpkg-query patterns) purged after the build unless the variant keeps the toolchain. */
+    toolchain_packages: z.array(z.string()).optional(),
+    variants: z.record(z.string().regex(VARIANT_RE, `a variant name matching ${VARIANT_RE.source}`), VariantSchema).optional(),
     checks: z.array(CheckSchema).optional(),
   })
   .strict();

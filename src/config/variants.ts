@@ -4,6 +4,16 @@ import type { VariantDef } from './schema.js';
 
 export const DEFAULT_BASE_PACKAGES: readonly string[] = ['build-essential', 'linux-headers-cloud-amd64', 'cargo', 'curl', 'git', 'kmod'];
 
+/**
+ * What "the toolchain" is when a variant purges it: the packages installed for the build and
+ * the compilers they pulled in (dpkg-query patterns). `gcc-[0-9][0-9]` matches gcc-14 but not
+ * gcc-14-base, which the essential libgcc-s1 needs.
+ */
+export const DEFAULT_TOOLCHAIN_PACKAGES: readonly string[] = [
+  'build-essential', 'linux-headers-*', 'linux-kbuild-*', 'cargo', 'rustc', 'gcc', 'gcc-[0-9][0-9]',
+  'g++', 'g++-[0-9][0-9]', 'cpp', 'cpp-[0-9][0-9]', 'make', 'dpkg-dev', 'libc6-dev', 'linux-libc-dev',
+];
+
 export const BUILTIN_VARIANTS: Readonly<Record<string, VariantDef>> = Object.freeze({
   minimal: {
     description: 'Lightweight deployment: toolchain and headers purged after the build, docs and caches dropped',

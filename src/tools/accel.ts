@@ -7,6 +7,7 @@ import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from './exec.js';
+import { CommandError } from '../errors.js';
 import type { Accel } from './qemu.js';
 
 export const PROBE_MARKER = 'VEXFS-ACCEL-OK';
@@ -82,7 +83,9 @@ async function runProbe(accel: Accel, sectorPath: string, timeoutMs: number, qem
       return { accel, usable: false, reason: `probe guest did not finish within ${timeoutMs / 1000} s (guest hangs)` };
     }
     if (e instanceof Error && e.name === 'AbortedError') throw e;
-    return { accel, usable: false, reason: e instanceof Error ? e.message.split('\n')[0]! : String(e) };
+    // A CommandError here means QEMU could not be started: its stderr tail says why.
+    const why = e instanceof CommandError ? e.stderrTail.trim() : e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    return { accel, usable: false, reason: why };
   }
 }
 

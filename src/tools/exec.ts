@@ -3,8 +3,9 @@
 // log file; a timeout or an aborted signal sends SIGTERM, then SIGKILL after a grace period;
 // every live child is killed when this process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { AbortedError, CommandError, TimeoutError } from '../errors.js';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
+import { AbortedError, CommandError, TimeoutError, indent } from '../errors.js';
 
 export interface ExecOptions {
   cwd?: string;
@@ -42,14 +43,39 @@ function installExitHook(): void {
   exitHookInstalled = true;
   // 'exit' handlers must be synchronous: SIGKILL whatever is still running.
   process.on('exit', () => {
-    for (const child of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
+    for (const child of live) killTree(child, 'SIGKILL');
   });
+}
+
+/**
+ * Signals the child's whole process group. Children are spawned detached (their own group), so
+ * a shell's own children (`sh -c 'a; b'`) die with it; killing only the direct child would
+ * leave them running, holding the output pipes open so that 'close' never came.
+ */
+function killTree(child: ChildProcess, sig: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, sig);
+    else child.kill(sig);
+  } catch {
+    try {
+      child.kill(sig);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Appends to a log file, creating its directory; a log that cannot be written never kills the run. */
+function openLog(file: string, command: readonly string[]): WriteStream {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+  } catch {
+    /* the stream reports it below */
+  }
+  const log = createWriteStream(file, { flags: 'a' });
+  log.on('error', () => undefined);
+  log.write(`$ ${command.join(' ')}\n`);
+  return log;
 }
 
 /** Number of children started by exec that are still running (tests assert it drops to 0). */
@@ -88,15 +114,12 @@ export interface SpawnedProcess {
 export function spawnProcess(cmd: string, args: string[], opts: Omit<ExecOptions, 'input' | 'allowFailure' | 'timeoutMs'> = {}): SpawnedProcess {
   installExitHook();
   if (opts.signal?.aborted) throw new AbortedError();
-  let log: WriteStream | undefined;
-  if (opts.logFile) {
-    log = createWriteStream(opts.logFile, { flags: 'a' });
-    log.write(`$ ${[cmd, ...args].join(' ')}\n`);
-  }
+  const log = opts.logFile ? openLog(opts.logFile, [cmd, ...args]) : undefined;
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
     env: childEnv(opts.env),
     stdio: ['ignore', log || opts.onOutput ? 'pipe' : 'ignore', log || opts.onOutput ? 'pipe' : 'ignore'],
+    detached: true, // own process group: see killTree
   });
   live.add(child);
   for (const [stream, name] of [
@@ -113,6 +136,7 @@ export function spawnProcess(cmd: string, args: string[], opts: Omit<ExecOptions
     child.on('error', () => {
       running = false;
       live.delete(child);
+      log?.end();
       resolve({ exitCode: null, signal: null });
     });
     child.on('close', (code, sig) => {
@@ -124,9 +148,9 @@ export function spawnProcess(cmd: string, args: string[], opts: Omit<ExecOptions
   });
   const stop = async (graceMs = opts.killGraceMs ?? 5000): Promise<void> => {
     if (!running) return;
-    child.kill('SIGTERM');
+    killTree(child, 'SIGTERM');
     const timer = setTimeout(() => {
-      if (running) child.kill('SIGKILL');
+      if (running) killTree(child, 'SIGKILL');
     }, graceMs);
     await exited;
     clearTimeout(timer);
@@ -143,15 +167,12 @@ export async function run(cmd: string, args: string[], opts: ExecOptions = {}): 
   const command = [cmd, ...args];
   if (opts.signal?.aborted) throw new AbortedError(`interrupted before ${cmd} started`);
   const started = Date.now();
-  let log: WriteStream | undefined;
-  if (opts.logFile) {
-    log = createWriteStream(opts.logFile, { flags: 'a' });
-    log.write(`$ ${command.join(' ')}\n`);
-  }
+  const log = opts.logFile ? openLog(opts.logFile, command) : undefined;
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
     env: childEnv(opts.env),
     stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    detached: true, // own process group: see killTree
   });
   live.add(child);
   const maxBuffer = opts.maxBuffer ?? 64 * 1024 * 1024;
@@ -180,8 +201,8 @@ export async function run(cmd: string, args: string[], opts: ExecOptions = {}): 
   const terminate = (reason: 'timeout' | 'abort'): void => {
     if (why) return;
     why = reason;
-    child.kill('SIGTERM');
-    killTimer = setTimeout(() => child.kill('SIGKILL'), opts.killGraceMs ?? 5000);
+    killTree(child, 'SIGTERM');
+    killTimer = setTimeout(() => killTree(child, 'SIGKILL'), opts.killGraceMs ?? 5000);
   };
   const timer = opts.timeoutMs ? setTimeout(() => terminate('timeout'), opts.timeoutMs) : undefined;
   const onAbort = (): void => terminate('abort');
@@ -216,7 +237,8 @@ export async function run(cmd: string, args: string[], opts: ExecOptions = {}): 
   }
   if (why === 'abort') throw new AbortedError(`interrupted: ${command.join(' ')}`);
   if (why === 'timeout') {
-    throw new TimeoutError(`${command.join(' ')} did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`);
+    const tail = lastLines(stderr, 20).trim();
+    throw new TimeoutError(`${command.join(' ')} did not finish within ${(opts.timeoutMs ?? 0) / 1000} s${tail ? `\n${indent(tail)}` : ''}`);
   }
   if (code !== 0 && !opts.allowFailure) {
     throw new CommandError(command, code, sig, lastLines(stderr || stdout, 20));

@@ -13,7 +13,7 @@ export interface DriveSpec {
   readOnly?: boolean;
   /** Pass guest discards (fstrim) through so the image file really shrinks. */
   discard?: boolean;
-  /** Open the disk's backing chain read-only-safe: only relevant for overlays (documentation). */
+  /** Shows up in the guest as /dev/disk/by-id/virtio-<serial>. */
   serial?: string;
 }
 
@@ -51,13 +51,16 @@ export function qemuArgs(spec: VmSpec): string[] {
   if (spec.pidFile) a.push('-pidfile', spec.pidFile);
   // Entropy for sshd key generation and cloud-init on first boot.
   a.push('-device', 'virtio-rng-pci');
-  spec.drives.forEach((d, i) => {
-    const opts = [`file=${d.file}`, `format=${d.format}`, 'if=virtio', `index=${i}`, 'cache=unsafe'];
+  // -drive if=none + -device virtio-blk-pci: the only form that takes a serial number.
+  const drives: DriveSpec[] = [...spec.drives];
+  if (spec.seedIso) drives.push({ file: spec.seedIso, format: 'raw', readOnly: true });
+  drives.forEach((d, i) => {
+    const opts = [`file=${d.file}`, `format=${d.format}`, 'if=none', `id=drive${i}`, 'cache=unsafe'];
     if (d.readOnly) opts.push('readonly=on');
     if (d.discard) opts.push('discard=unmap', 'detect-zeroes=unmap');
     a.push('-drive', opts.join(','));
+    a.push('-device', `virtio-blk-pci,drive=drive${i}${d.serial ? `,serial=${d.serial}` : ''}${i === 0 ? ',bootindex=0' : ''}`);
   });
-  if (spec.seedIso) a.push('-drive', `file=${spec.seedIso},format=raw,if=virtio,readonly=on`);
   if (spec.sshPort !== undefined) {
     // hostfwd binds 127.0.0.1 explicitly: never expose the guest's sshd beyond loopback.
     a.push('-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`, '-device', 'virtio-net-pci,netdev=net0');
@@ -150,7 +153,8 @@ export class Vm {
   private async logTail(n: number): Promise<string> {
     if (!this.logFile) return '';
     try {
-      return (await readFile(this.logFile, 'utf8')).trim().split('\n').slice(-n).join('\n');
+      const lines = (await readFile(this.logFile, 'utf8')).trim().split('\n');
+      return lines.filter((l) => !l.startsWith('$ ')).slice(-n).join('\n');
     } catch {
       return '';
     }

@@ -53,10 +53,18 @@ export function sshExec(t: SshTarget, command: string, opts: ExecOptions = {}): 
   return run('ssh', [...sshArgs(t), '--', command], opts);
 }
 
-/** Runs a local script file in the guest with bash (sent on stdin), with arguments. */
-export async function sshScript(t: SshTarget, script: string | Buffer, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+/**
+ * Runs a local script in the guest with bash, with arguments (as root with sudo). The script is
+ * first written to a temporary file, so commands in it never read the script's own text from stdin.
+ */
+export async function sshScript(t: SshTarget, script: string | Buffer, args: string[], opts: ExecOptions & { sudo?: boolean } = {}): Promise<ExecResult> {
+  const { sudo, ...execOpts } = opts;
+  return run('ssh', [...sshArgs(t), '--', remoteScriptCommand(args, sudo ?? false)], { ...execOpts, input: script });
+}
+
+export function remoteScriptCommand(args: string[], sudo: boolean): string {
   const quoted = args.map(shellQuote).join(' ');
-  return run('ssh', [...sshArgs(t), '--', `bash -s -- ${quoted}`], { ...opts, input: script });
+  return `f=$(mktemp /tmp/vexfs-image.XXXXXX) && cat > "$f" && { ${sudo ? 'sudo -n ' : ''}bash "$f" ${quoted} </dev/null; rc=$?; rm -f "$f"; exit $rc; }`;
 }
 
 /** Copies bytes to a file in the guest (through ssh's stdin, no scp needed). */

@@ -1,0 +1,90 @@
+// `vexfs-image build`: the spec's image builder.
+import type { Command } from 'commander';
+import { resolveBuildPlan, type BuildFlags } from '../../config/load.js';
+import { buildImage } from '../../stages/build/index.js';
+import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
+import { formatBytes } from '../../ui/format.js';
+import type { CliContext } from '../context.js';
+import { intOption } from '../options.js';
+
+interface BuildCliOptions {
+  variant?: string;
+  version?: string;
+  source?: string;
+  base?: string;
+  outputDir?: string;
+  buildDir?: string;
+  timeout?: number;
+  cleanup: boolean;
+  memory?: number;
+  cpus?: number;
+  diskSize?: string;
+  force?: boolean;
+  config?: string;
+  cacheDir?: string;
+  json?: boolean;
+}
+
+export function toBuildFlags(o: BuildCliOptions): BuildFlags {
+  return {
+    variant: o.variant,
+    version: o.version,
+    source: o.source,
+    base: o.base,
+    outputDir: o.outputDir,
+    buildDir: o.buildDir,
+    timeout: o.timeout,
+    memory: o.memory,
+    cpus: o.cpus,
+    diskSize: o.diskSize,
+    config: o.config,
+    cacheDir: o.cacheDir,
+    noCleanup: !o.cleanup,
+    force: o.force ?? false,
+  };
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('build')
+    .description('build a VexFS image: boot a base image, build vexfs.ko and vexctl in the VM, finalise')
+    .option('--variant <name>', 'minimal, development, production, or one from vexfs-image.yaml (default: production, env IMAGE_VARIANT)')
+    .option('--version <version>', 'VexFS version to stamp (default: 1.0.0, env VEXFS_VERSION)')
+    .option('--source <dir>', 'VexFS source tree with a vm-build target (default: the bundled examples/vexfs)')
+    .option('--base <spec>', 'base image: debian-13, debian-12, ubuntu-24.04, ubuntu-22.04, a path or a URL (default: debian-13)')
+    .option('--output-dir <dir>', 'where finished images go (default: images)')
+    .option('--build-dir <dir>', 'working directory for VMs and logs (default: build)')
+    .option('--timeout <seconds>', 'deadline for the in-VM work (default: 1800)', intOption('--timeout'))
+    .option('--no-cleanup', 'keep build/vm-<variant>/ (user-data, serial log, disk) for debugging')
+    .option('--memory <MiB>', 'build VM memory (default: 2048)', intOption('--memory', 512))
+    .option('--cpus <n>', 'build VM CPUs (default: 2)', intOption('--cpus'))
+    .option('--disk-size <size>', 'virtual disk size (default: 10G)')
+    .option('--force', 'replace an existing image of the same name')
+    .option('--config <file>', 'config file (default: <source>/vexfs-image.yaml)')
+    .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)')
+    .option('--json', 'print the result as JSON on stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ vexfs-image build                                   # production image of the bundled example
+  $ vexfs-image build --variant minimal
+  $ vexfs-image build --version 1.1.0 --variant development --source ~/src/vexfs
+  $ vexfs-image build --variant minimal --no-cleanup    # keep build/vm-minimal/ for debugging`,
+    )
+    .action(async (o: BuildCliOptions) => {
+      const plan = resolveBuildPlan(toBuildFlags(o), ctx.env);
+      const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: program.opts<{ quiet?: boolean }>().quiet }));
+      try {
+        const r = await buildImage(plan, { signal: ctx.signal, emit: renderer.sink });
+        renderer.done();
+        if (o.json) ctx.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        else {
+          ctx.stderr.write(`image: ${r.artifacts.image} (${formatBytes(r.artifacts.imageSize)}, gzip ${formatBytes(r.artifacts.compressedSize)}); logs: ${r.logDir}\n`);
+          ctx.stdout.write(`${r.artifacts.image}\n`);
+        }
+      } finally {
+        renderer.done();
+      }
+    });
+}

@@ -1,0 +1,161 @@
+// `vexfs-image ci` (the spec's CI/CD pipeline) and `vexfs-image ci merge` (combine the shards
+// of a CI matrix).
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { LAYOUT } from '../../ci/artifacts.js';
+import { realDeps, CI_VALIDATE_DEFAULTS } from '../../ci/defaults.js';
+import { mergeShards } from '../../ci/merge.js';
+import { runCi } from '../../ci/orchestrator.js';
+import { summaryText } from '../../ci/summary.js';
+import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
+import type { CliContext } from '../context.js';
+import { intOption } from '../options.js';
+
+/** Measured on the 2-core TCG reference machine (docs/ci.md): two VMs at once were not faster. */
+export const DEFAULT_JOBS = 1;
+
+export interface CiCliOptions {
+  variant?: string[];
+  jobs: number;
+  failFast?: boolean;
+  artifactsDir: string;
+  force?: boolean;
+  version?: string;
+  source?: string;
+  base?: string;
+  buildDir?: string;
+  timeout?: number;
+  cleanup: boolean;
+  memory?: number;
+  cpus?: number;
+  diskSize?: string;
+  config?: string;
+  cacheDir?: string;
+  bootTimeout?: number;
+  sshTimeout?: number;
+  notifyUrl?: string;
+  json?: boolean;
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+export function register(program: Command, ctx: CliContext): void {
+  const quiet = (): boolean | undefined => program.opts<{ quiet?: boolean }>().quiet;
+  const ci = program
+    .command('ci')
+    .description('the CI pipeline: checks, build and validate every variant, artifacts (manifest, checksums, reports, logs), notification')
+    .option('--variant <names>', 'variant(s) to build: repeat or comma-separate (default: every configured variant)', collect)
+    .option('-j, --jobs <n>', 'variants built and validated at the same time', intOption('--jobs'), DEFAULT_JOBS)
+    .option('--fail-fast', 'stop everything at the first failed variant (default: keep going and report all)')
+    .option('--artifacts-dir <dir>', 'where images, build-manifest.json, checksums.sha256, reports and logs go', 'artifacts')
+    .option('--force', 'replace the output of an earlier run in the artifacts directory')
+    .option('--version <version>', 'VexFS version (default: VEXFS_VERSION, else the tag CI_TAG=v1.2.3 -> 1.2.3, else the config)')
+    .option('--source <dir>', 'VexFS source tree with a vm-build target (default: the bundled examples/vexfs)')
+    .option('--base <spec>', 'base image (default: debian-13)')
+    .option('--build-dir <dir>', 'working directory for VMs (default: build)')
+    .option('--timeout <seconds>', 'deadline for each in-VM build (default: 1800)', intOption('--timeout'))
+    .option('--no-cleanup', 'keep VM directories for debugging')
+    .option('--memory <MiB>', 'build VM memory (default: 2048)', intOption('--memory', 512))
+    .option('--cpus <n>', 'build VM CPUs (default: 2)', intOption('--cpus'))
+    .option('--disk-size <size>', 'virtual disk size (default: 10G)')
+    .option('--config <file>', 'config file (default: <source>/vexfs-image.yaml)')
+    .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)')
+    .option('--boot-timeout <seconds>', `validation: seconds to SSH-ready (default: ${CI_VALIDATE_DEFAULTS.bootTimeoutS})`, intOption('--boot-timeout'))
+    .option('--ssh-timeout <seconds>', `validation: seconds per guest command (default: ${CI_VALIDATE_DEFAULTS.sshTimeoutS})`, intOption('--ssh-timeout'))
+    .option('--notify-url <url>', 'POST a JSON summary (Slack-compatible "text") here (default: VEXFS_NOTIFY_URL)')
+    .option('--json', 'print build-manifest.json on stdout instead of the summary table')
+    .addHelpText(
+      'after',
+      `
+Inputs (environment): CI_TAG (v1.2.3 -> version 1.2.3), CI_BUILD_NUMBER, CI_COMMIT_SHA, VEXFS_VERSION,
+VEXFS_NOTIFY_URL; GitHub Actions' and GitLab CI's own variables are used when these are unset.
+Exit status: 0 when every variant was built and validated, 1 otherwise, 2 bad input, 130 interrupted.
+
+Examples:
+  $ vexfs-image ci                                        # every variant, one at a time
+  $ CI_TAG=v1.0.0 CI_BUILD_NUMBER=123 vexfs-image ci
+  $ vexfs-image ci --variant minimal,production --jobs 2 --fail-fast
+  $ vexfs-image ci --variant minimal --artifacts-dir shard-minimal     # one shard of a CI matrix
+  $ vexfs-image ci merge shard-* --artifacts-dir artifacts             # combine the shards`,
+    )
+    .action(async (o: CiCliOptions) => {
+      const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: quiet() }));
+      try {
+        const r = await runCi(
+          {
+            variants: o.variant ?? [],
+            jobs: o.jobs,
+            failFast: o.failFast ?? false,
+            artifactsDir: resolve(o.artifactsDir),
+            force: o.force ?? false,
+            version: o.version,
+            buildFlags: {
+              source: o.source,
+              base: o.base,
+              buildDir: o.buildDir,
+              timeout: o.timeout,
+              memory: o.memory,
+              cpus: o.cpus,
+              diskSize: o.diskSize,
+              config: o.config,
+              cacheDir: o.cacheDir,
+              noCleanup: !o.cleanup,
+            },
+            notifyUrl: o.notifyUrl,
+            env: ctx.env,
+            cwd: process.cwd(),
+            signal: ctx.signal,
+            emit: renderer.sink,
+          },
+          realDeps({ ...CI_VALIDATE_DEFAULTS, ...(o.bootTimeout ? { bootTimeoutS: o.bootTimeout } : {}), ...(o.sshTimeout ? { sshTimeoutS: o.sshTimeout } : {}) }),
+        );
+        renderer.done();
+        ctx.stdout.write(o.json ? `${JSON.stringify(r.manifest, null, 2)}\n` : summaryText(r.manifest, r.artifactsDir));
+        ctx.setExitCode(r.exitCode);
+      } finally {
+        renderer.done();
+      }
+    });
+
+  const merge = ci
+    .command('merge')
+    .description('combine the artifacts directories of CI shards (ci --variant X) into one manifest, checksums file and set of reports')
+    .argument('<shard-dirs...>', 'artifacts directories of the shards')
+    .option('--artifacts-dir <dir>', 'where the merged manifest, checksums, reports (and linked images) go', 'artifacts')
+    .option('--force', 'replace the output of an earlier run there')
+    .option('--no-verify', 'do not re-hash the image files found in the shards')
+    .option('--notify-url <url>', 'POST a JSON summary of the whole matrix here (default: VEXFS_NOTIFY_URL)')
+    .option('--json', 'print the merged build-manifest.json on stdout')
+    .addHelpText(
+      'after',
+      `
+Image files present in a shard are verified and hard-linked (or copied) into <artifacts-dir>/${LAYOUT.images}/.
+A shard uploaded without its images keeps its checksum lines; put the images there before sha256sum -c.
+
+Examples:
+  $ vexfs-image ci merge shards/* --artifacts-dir artifacts
+  $ (cd artifacts && sha256sum -c checksums.sha256)`,
+    )
+    .action(async (dirs: string[], o: { artifactsDir: string; force?: boolean; verify: boolean; notifyUrl?: string; json?: boolean }) => {
+      const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: quiet() }));
+      try {
+        const r = await mergeShards({
+          shards: dirs,
+          artifactsDir: o.artifactsDir,
+          force: o.force ?? false,
+          verify: o.verify,
+          notifyUrl: o.notifyUrl,
+          env: ctx.env,
+          cwd: process.cwd(),
+          signal: ctx.signal,
+          emit: renderer.sink,
+        });
+        renderer.done();
+        ctx.stdout.write(o.json ? `${JSON.stringify(r.manifest, null, 2)}\n` : summaryText(r.manifest, resolve(o.artifactsDir)));
+        ctx.setExitCode(r.exitCode);
+      } finally {
+        renderer.done();
+      }
+    });
+  merge.exitOverride().configureOutput({ outputError: () => undefined, writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
+}

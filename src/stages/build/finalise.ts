@@ -1,0 +1,78 @@
+// Stage 5b, finalise: compacted qcow2, streamed gzip, .sha256 files, manifests, then publish
+// atomically — everything is made in a hidden partial directory in the output directory and
+// renamed into place last, the image itself last of all.
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipFile } from '../../tools/gzip.js';
+import { writeChecksumFile } from '../../tools/hash.js';
+import { convertToQcow2, imageInfo } from '../../tools/qemu-img.js';
+import { formatBytes } from '../../ui/format.js';
+import type { Step } from '../../pipeline/step.js';
+import type { BuildContext } from './context.js';
+import { assertOutputFree } from './prepare.js';
+import { buildManifest, manifestText } from './manifest.js';
+
+function partialDir(ctx: BuildContext): string {
+  return join(ctx.plan.outputDir, `.${ctx.imageName}.partial-${process.pid}`);
+}
+
+export function finaliseStep(stageTimes: Record<string, number>): Step<BuildContext> {
+  return {
+    name: 'finalise',
+    title: 'Finalise (compact, gzip, checksums, manifest)',
+    async run(ctx, rt) {
+      if (!ctx.disk) throw new Error('finalise: no disk');
+      const t0 = Date.now();
+      const dir = partialDir(ctx);
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      const qcow2Name = `${ctx.imageName}.qcow2`;
+      const gzName = `${qcow2Name}.gz`;
+      const qcow2 = join(dir, qcow2Name);
+      const gz = join(dir, gzName);
+
+      await convertToQcow2(ctx.disk, qcow2, { signal: rt.signal, logFile: rt.logFile });
+      const info = await imageInfo(qcow2);
+      rt.info(`compacted image: ${formatBytes(info.actualSize)}`);
+      await gzipFile(qcow2, gz, {
+        signal: rt.signal,
+        onProgress: (done, total) => rt.info(`gzip ${Math.round((100 * done) / total)}% of ${formatBytes(total)}`),
+      });
+      const imageSha = await writeChecksumFile(qcow2);
+      const gzSha = await writeChecksumFile(gz);
+      const [imageSize, gzSize] = [(await stat(qcow2)).size, (await stat(gz)).size];
+
+      const times = { ...stageTimes, finalise: Date.now() - t0 };
+      const manifest = buildManifest(
+        ctx,
+        {
+          image: { name: qcow2Name, size: imageSize, sha256: imageSha, virtualSize: info.virtualSize },
+          compressed: { name: gzName, size: gzSize, sha256: gzSha },
+        },
+        times,
+      );
+      await writeFile(join(dir, `${ctx.imageName}.json`), `${JSON.stringify(manifest, null, 2)}\n`);
+      await writeFile(join(dir, `${ctx.imageName}.manifest`), manifestText(manifest));
+
+      // Publish: re-check (another build may have published meanwhile), sidecars first, image last.
+      assertOutputFree(ctx);
+      const out = ctx.plan.outputDir;
+      for (const name of [`${gzName}.sha256`, gzName, `${qcow2Name}.sha256`, `${ctx.imageName}.json`, `${ctx.imageName}.manifest`, qcow2Name]) {
+        await rename(join(dir, name), join(out, name));
+      }
+      ctx.artifacts = {
+        image: join(out, qcow2Name),
+        imageSha256: imageSha,
+        imageSize,
+        compressed: join(out, gzName),
+        compressedSha256: gzSha,
+        compressedSize: gzSize,
+        manifestJson: join(out, `${ctx.imageName}.json`),
+        manifestText: join(out, `${ctx.imageName}.manifest`),
+      };
+    },
+    async cleanup(ctx) {
+      await rm(partialDir(ctx), { recursive: true, force: true });
+    },
+  };
+}

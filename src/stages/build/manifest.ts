@@ -1,0 +1,86 @@
+// The image manifest: JSON (machine-readable, stable keys) and the spec's human-readable text.
+import { PACKAGE_VERSION } from '../../paths.js';
+import type { BuildContext } from './context.js';
+
+export interface ImageManifest {
+  schema: 'vexfs-image/manifest@1';
+  name: string;
+  variant: string;
+  version: string;
+  build_date: string;
+  tool: { name: 'vexfs-image'; version: string; host_tools: Record<string, string> };
+  accelerator: string | undefined;
+  base: { spec: string; path: string; source: string; sha256: string };
+  source: { path: string; commit: string | null; transport: string | null };
+  kernel: string | null;
+  module: { vermagic: string | null; sha256: string | null; version: string | null };
+  vexctl: { sha256: string | null };
+  installed_packages: number | null;
+  files: {
+    image: { name: string; size: number; sha256: string; virtual_size: number };
+    compressed: { name: string; size: number; sha256: string };
+  };
+  stage_times_ms: Record<string, number>;
+  ssh_ready_ms: number | null;
+  cloud_init_ms: number | null;
+  clean_shutdown: boolean | null;
+}
+
+export interface ManifestFiles {
+  image: { name: string; size: number; sha256: string; virtualSize: number };
+  compressed: { name: string; size: number; sha256: string };
+}
+
+export function buildManifest(ctx: BuildContext, files: ManifestFiles, stageTimes: Record<string, number>): ImageManifest {
+  const g = ctx.guest;
+  return {
+    schema: 'vexfs-image/manifest@1',
+    name: ctx.imageName,
+    variant: ctx.plan.variantName,
+    version: ctx.plan.version,
+    build_date: ctx.startedAt.toISOString(),
+    tool: { name: 'vexfs-image', version: PACKAGE_VERSION, host_tools: ctx.toolVersions },
+    accelerator: ctx.accel,
+    base: { spec: ctx.plan.base, path: ctx.base?.path ?? '', source: ctx.base?.source ?? '', sha256: (ctx.base?.digest ?? '').replace(/^sha256:/, '') },
+    source: { path: ctx.plan.sourceDir, commit: ctx.sourceCommit ?? null, transport: g.sourceTransport ?? null },
+    kernel: g.kernel ?? null,
+    module: { vermagic: g.vermagic ?? null, sha256: g.moduleSha256 ?? null, version: g.moduleVersion ?? null },
+    vexctl: { sha256: g.vexctlSha256 ?? null },
+    installed_packages: g.packageCount ?? null,
+    files: {
+      image: { name: files.image.name, size: files.image.size, sha256: files.image.sha256, virtual_size: files.image.virtualSize },
+      compressed: files.compressed,
+    },
+    stage_times_ms: stageTimes,
+    ssh_ready_ms: ctx.sshReadyMs ?? null,
+    cloud_init_ms: ctx.cloudInitMs ?? null,
+    clean_shutdown: g.cleanShutdown ?? null,
+  };
+}
+
+/** The spec's `.manifest`: a short human-readable summary. */
+export function manifestText(m: ImageManifest): string {
+  const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  const lines = [
+    `VexFS image manifest`,
+    `====================`,
+    `Image:            ${m.files.image.name}`,
+    `Variant:          ${m.variant}`,
+    `VexFS version:    ${m.version}`,
+    `Build date:       ${m.build_date}`,
+    `Base image:       ${m.base.spec} (sha256 ${m.base.sha256})`,
+    `Kernel:           ${m.kernel ?? 'unknown'}`,
+    `Module vermagic:  ${m.module.vermagic ?? 'unknown'}`,
+    `vexfs.ko sha256:  ${m.module.sha256 ?? 'unknown'}`,
+    `vexctl sha256:    ${m.vexctl.sha256 ?? 'unknown'}`,
+    `Packages:         ${m.installed_packages ?? 'unknown'}`,
+    `Image size:       ${mib(m.files.image.size)} (virtual ${mib(m.files.image.virtual_size)})`,
+    `Compressed size:  ${mib(m.files.compressed.size)}`,
+    `Image sha256:     ${m.files.image.sha256}`,
+    `Source commit:    ${m.source.commit ?? 'not a git tree'}`,
+    `Built by:         vexfs-image ${m.tool.version} (${m.accelerator ?? 'unknown'} accelerator)`,
+    `Stage times:`,
+    ...Object.entries(m.stage_times_ms).map(([k, v]) => `  ${k.padEnd(16)} ${(v / 1000).toFixed(1)} s`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

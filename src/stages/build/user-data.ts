@@ -1,0 +1,83 @@
+// The build VM's cloud-init user-data, as data. The files it installs are real files under
+// guest/files/ (templates end in .tmpl and get {{key}} substitution).
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { BuildPlan } from '../../config/load.js';
+import { GUEST_DIR } from '../../paths.js';
+import { BUILD_USER } from './context.js';
+
+export interface GuestFile {
+  path: string;
+  content: string;
+  permissions: string;
+}
+
+export function renderTemplate(text: string, vars: Record<string, string>): string {
+  return text.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
+    const v = vars[k];
+    if (v === undefined) throw new Error(`template variable {{${k}}} has no value`);
+    return v;
+  });
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(p)));
+    else out.push(p);
+  }
+  return out.sort();
+}
+
+/** Loads guest/files/** as the files to install, rendering templates with vars. */
+export async function loadGuestFiles(vars: Record<string, string>, root = join(GUEST_DIR, 'files')): Promise<GuestFile[]> {
+  const files: GuestFile[] = [];
+  for (const p of await walk(root)) {
+    const mode = (await stat(p)).mode & 0o777;
+    let target = `/${relative(root, p)}`;
+    let content = await readFile(p, 'utf8');
+    if (target.endsWith('.tmpl')) {
+      target = target.slice(0, -'.tmpl'.length);
+      content = renderTemplate(content, vars);
+    }
+    files.push({ path: target, content, permissions: mode & 0o111 ? '0755' : '0644' });
+  }
+  return files;
+}
+
+export function templateVars(plan: Pick<BuildPlan, 'version' | 'variantName' | 'variant'>, buildDate: Date): Record<string, string> {
+  return {
+    version: plan.version,
+    variant: plan.variantName,
+    build_date: buildDate.toISOString(),
+    default_mount_options: 'rw,noatime',
+    log_level: plan.variant.hardening ? 'warn' : plan.variant.keep_toolchain ? 'debug' : 'info',
+  };
+}
+
+export function buildUserData(plan: Pick<BuildPlan, 'basePackages' | 'variant'>, publicKey: string, files: GuestFile[]): Record<string, unknown> {
+  const packages = [...new Set([...plan.basePackages, ...plan.variant.packages])];
+  return {
+    users: [
+      {
+        name: BUILD_USER,
+        gecos: 'vexfs-image build user',
+        groups: ['sudo'],
+        sudo: 'ALL=(ALL) NOPASSWD:ALL',
+        shell: '/bin/bash',
+        lock_passwd: true,
+        ssh_authorized_keys: [publicKey],
+      },
+    ],
+    ssh_pwauth: false,
+    disable_root: true,
+    // No recommends, no translations: the toolchain alone, not 300 MB of suggestions.
+    apt: { conf: 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\nAcquire::Languages "none";\n' },
+    package_update: true,
+    package_upgrade: false,
+    packages,
+    write_files: files.map((f) => ({ path: f.path, content: f.content, permissions: f.permissions, owner: 'root:root' })),
+    runcmd: [['systemctl', 'daemon-reload'], ['systemctl', 'enable', 'vexfs.service'], ['touch', '/var/log/vexfs.log']],
+  };
+}

@@ -1,0 +1,41 @@
+// mmdebstrap: a Debian root file system from packages, into a directory. The argument builder
+// is pure and unit-tested; running it needs root (mmdebstrap's "root" mode: bind mounts in the
+// chroot, no loop devices).
+import { run, type ExecOptions } from './exec.js';
+
+export interface MmdebstrapSpec {
+  suite: string;
+  /** mmdebstrap variant: minbase = Essential + Priority:required + apt. */
+  variant: 'minbase' | 'apt' | 'important' | 'standard';
+  /** Packages on top of the variant (--include). */
+  packages: readonly string[];
+  /** One-line sources.list entries ("deb URI SUITE COMPONENTS"). */
+  sources: readonly string[];
+  target: string;
+  /** --dpkgopt values: an option line or a file whose lines are copied into the chroot. */
+  dpkgOpts?: readonly string[];
+  /** Executable scripts run as customize hooks with the root directory as $1. */
+  customizeHooks?: readonly string[];
+  architecture?: string;
+}
+
+export function mmdebstrapArgs(spec: MmdebstrapSpec): string[] {
+  const a = ['--mode=root', `--variant=${spec.variant}`, `--architectures=${spec.architecture ?? 'amd64'}`];
+  // The host is amd64 too: no foreign-architecture (qemu-user) checks.
+  a.push('--skip=check/qemu');
+  if (spec.packages.length) a.push(`--include=${[...spec.packages].sort().join(',')}`);
+  for (const o of spec.dpkgOpts ?? []) a.push(`--dpkgopt=${o}`);
+  for (const h of spec.customizeHooks ?? []) a.push(`--customize-hook=${h}`);
+  a.push(spec.suite, spec.target, ...spec.sources);
+  return a;
+}
+
+/** `mmdebstrap --version` → "1.3.5" (part of the recipe key of built bases). */
+export async function mmdebstrapVersion(opts: ExecOptions = {}): Promise<string> {
+  const r = await run('mmdebstrap', ['--version'], { timeoutMs: 30_000, ...opts });
+  return r.stdout.trim().replace(/^mmdebstrap\s+/, '');
+}
+
+export async function runMmdebstrap(spec: MmdebstrapSpec, opts: ExecOptions = {}): Promise<void> {
+  await run('mmdebstrap', mmdebstrapArgs(spec), { timeoutMs: 1_800_000, ...opts });
+}

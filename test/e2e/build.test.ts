@@ -1,0 +1,108 @@
+// End-to-end: build the minimal image of the bundled example on the debian-13 base, then check
+// its artifacts; bad input fails fast and leaves nothing behind. (Booting the result and
+// proving VexFS works in it: test/e2e/validate.test.ts, on the same cached image.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { ensureBuiltImage } from '../helpers/built-image.js';
+import { tempDir } from '../helpers/fs.js';
+import { PACKAGE_ROOT } from '../../src/paths.js';
+
+const BIN = join(PACKAGE_ROOT, 'bin', 'vexfs-image');
+
+function cli(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(BIN, args, { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 900_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function qemuProcesses(tag: string): string[] {
+  const r = spawnSync('pgrep', ['-af', `qemu-system-x86_64.*${tag}`], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+test('build --variant minimal produces a verified image, checksums and a complete manifest', { timeout: 1_800_000 }, async (t) => {
+  const built = await ensureBuiltImage('minimal');
+  t.diagnostic(built.buildMs === undefined ? 'image from the test cache' : `built in ${(built.buildMs / 1000).toFixed(0)} s`);
+  const files = readdirSync(built.dir).sort();
+  const n = built.name;
+  for (const f of [`${n}.qcow2`, `${n}.qcow2.gz`, `${n}.qcow2.sha256`, `${n}.qcow2.gz.sha256`, `${n}.json`, `${n}.manifest`]) {
+    assert.ok(files.includes(f), `missing ${f} in ${files.join(', ')}`);
+  }
+  assert.ok(!files.some((f) => f.startsWith('.')), `leftover partial files: ${files.join(', ')}`);
+
+  const check = spawnSync('sha256sum', ['-c', `${n}.qcow2.sha256`, `${n}.qcow2.gz.sha256`], { cwd: built.dir, encoding: 'utf8' });
+  assert.equal(check.status, 0, check.stdout + check.stderr);
+
+  const gz = spawnSync('gzip', ['-t', `${n}.qcow2.gz`], { cwd: built.dir });
+  assert.equal(gz.status, 0, 'gzip -t failed');
+
+  const m = JSON.parse(readFileSync(join(built.dir, `${n}.json`), 'utf8'));
+  assert.equal(m.variant, 'minimal');
+  assert.equal(m.version, built.version);
+  assert.match(m.base.sha256, /^[0-9a-f]{64}$/);
+  assert.equal(m.base.spec, 'debian-13');
+  assert.match(m.kernel, /^6\.12\.\S+-cloud-amd64$/);
+  assert.equal(m.module.vermagic.split(' ')[0], m.kernel);
+  assert.match(m.module.sha256, /^[0-9a-f]{64}$/);
+  assert.equal(m.module.version, built.version);
+  assert.match(m.vexctl.sha256, /^[0-9a-f]{64}$/);
+  assert.ok(m.installed_packages > 100, `installed_packages ${m.installed_packages}`);
+  assert.equal(m.files.image.name, `${n}.qcow2`);
+  assert.equal(m.files.image.sha256, readFileSync(join(built.dir, `${n}.qcow2.sha256`), 'utf8').split(' ')[0]);
+  assert.ok(m.files.image.size > 0 && m.files.compressed.size > 0 && m.files.compressed.size < m.files.image.size);
+  assert.ok(m.files.image.virtual_size >= 10 * 2 ** 30, 'disk not grown to 10G');
+  for (const s of ['environment', 'cloud-init', 'base-image', 'boot', 'wait-ready', 'build-in-vm', 'variant', 'golden-cleanup', 'shutdown', 'finalise']) {
+    assert.equal(typeof m.stage_times_ms[s], 'number', `no time for stage ${s}`);
+  }
+  assert.match(m.tool.version, /^\d+\.\d+\.\d+/);
+  assert.ok('commit' in m.source);
+  assert.equal(m.clean_shutdown, true);
+  const text = readFileSync(join(built.dir, `${n}.manifest`), 'utf8');
+  assert.match(text, new RegExp(`VexFS version:\\s+${built.version.replace(/\./g, '\\.')}`));
+});
+
+test('bad input: exit 2 with one line, nothing written', () => {
+  const dir = tempDir();
+  const cases: Array<[string[], RegExp]> = [
+    [['build', '--source', join(dir, 'nope')], /source directory .* does not exist/],
+    [['build', '--variant', 'a/b'], /invalid variant name/],
+    [['build', '--variant', 'nope'], /unknown variant "nope".*minimal/],
+    [['build', '--version', '1.0;rm'], /invalid version/],
+    [['build', '--version', '..'], /invalid version/],
+    [['build', '--memory', 'lots'], /--memory must be a whole number/],
+    [['build', '--bogus'], /unknown option '--bogus'/],
+  ];
+  for (const [args, re] of cases) {
+    const r = cli([...args, '--output-dir', join(dir, 'out'), '--build-dir', join(dir, 'build')], dir);
+    assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
+    assert.match(r.stderr, re, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').filter((l) => !l.startsWith('hint:')).length, 1, `more than one line: ${r.stderr}`);
+    assert.ok(!existsSync(join(dir, 'out')) && !existsSync(join(dir, 'build')), `${args.join(' ')} wrote something`);
+  }
+  const noTarget = join(dir, 'src-no-target');
+  mkdirSync(noTarget);
+  writeFileSync(join(noTarget, 'Makefile'), 'all:\n\ttrue\n');
+  const r = cli(['build', '--source', noTarget, '--output-dir', join(dir, 'out')], dir);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /no vm-build target/);
+});
+
+test('a guest build that fails: exit 1, the log tail in the error, no image, no QEMU left', { timeout: 900_000 }, () => {
+  const dir = tempDir();
+  const src = join(dir, 'broken-src');
+  mkdirSync(src);
+  // No packages: the failing build is reached in about a minute instead of after apt.
+  writeFileSync(join(src, 'vexfs-image.yaml'), 'base_packages: [make]\n');
+  writeFileSync(join(src, 'Makefile'), 'vm-build:\n\t@echo "compiling vexfs: step 1"\n\t@echo "vexfs.c:42: error: deliberate failure" >&2\n\t@exit 3\n');
+  const out = join(dir, 'out');
+  const r = cli(['build', '--variant', 'minimal', '--source', src, '--output-dir', out, '--build-dir', join(dir, 'build'), '--timeout', '600'], dir);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /the guest build \(make vm-build\) failed in the VM/);
+  assert.match(r.stderr, /vexfs\.c:42: error: deliberate failure/);
+  const images = existsSync(out) ? readdirSync(out).filter((f) => f.endsWith('.qcow2') || f.startsWith('.')) : [];
+  assert.deepEqual(images, []);
+  assert.deepEqual(qemuProcesses('vexfs-build-minimal'), []);
+  assert.ok(!existsSync(join(dir, 'build', 'vm-minimal')), 'build/vm-minimal was not cleaned up');
+});

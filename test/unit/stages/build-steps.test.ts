@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../../helpers/fs.js';
+import { assertVmBuildTarget } from '../../../src/stages/build/prepare.js';
+import { parseResults, remainingMs } from '../../../src/stages/build/guest-run.js';
+import { sourceDiskSizeBytes } from '../../../src/stages/build/source-share.js';
+import { buildSteps } from '../../../src/stages/build/index.js';
+import { UsageError, TimeoutError } from '../../../src/errors.js';
+import { remoteScriptCommand } from '../../../src/tools/ssh.js';
+import { EXAMPLE_SOURCE } from '../../../src/paths.js';
+
+test('the bundled example has a vm-build target; a tree without one is a usage error', () => {
+  assertVmBuildTarget(EXAMPLE_SOURCE);
+  const dir = tempDir();
+  assert.throws(() => assertVmBuildTarget(dir), (e: unknown) => e instanceof UsageError && /no Makefile/.test(e.message));
+  writeFileSync(join(dir, 'Makefile'), 'all:\n\techo hi\nvm-builder:\n');
+  assert.throws(() => assertVmBuildTarget(dir), (e: unknown) => e instanceof UsageError && /no vm-build target/.test(e.message));
+  mkdirSync(join(dir, 'x'));
+  writeFileSync(join(dir, 'Makefile'), 'vm-build: all\n');
+  assertVmBuildTarget(dir);
+});
+
+test('guest results are parsed from result.key=value lines only', () => {
+  const r = parseResults('==> building\nresult.kernel=6.12.1-cloud-amd64\nnoise result.x=1\nresult.vermagic=6.12.1 SMP mod_unload \n');
+  assert.deepEqual(r, { kernel: '6.12.1-cloud-amd64', vermagic: '6.12.1 SMP mod_unload' });
+});
+
+test('remaining time: positive before the deadline, a TimeoutError naming --timeout after it', () => {
+  assert.ok(remainingMs(Date.now() + 5000, 'x', 10) > 4000);
+  assert.throws(() => remainingMs(Date.now() - 1, 'building', 10), (e: unknown) => e instanceof TimeoutError && /--timeout 10/.test(e.message));
+});
+
+test('source disk is large enough for the tree plus ext4 overhead, in whole MiB', () => {
+  const s = sourceDiskSizeBytes(10 * 2 ** 20);
+  assert.ok(s >= 10 * 2 ** 20 * 1.25 + 32 * 2 ** 20);
+  assert.equal(s % 2 ** 20, 0);
+});
+
+test('remote scripts run from a temp file with stdin from /dev/null, arguments quoted', () => {
+  const c = remoteScriptCommand(['/mnt/src', 'make vm-build; rm -rf /'], true);
+  assert.match(c, /sudo -n bash "\$f" \/mnt\/src 'make vm-build; rm -rf \/' <\/dev\/null/);
+});
+
+test('the builder is the spec five stages in order, every VM-owning step has a cleanup', () => {
+  const steps = buildSteps({});
+  assert.deepEqual(
+    steps.map((s) => s.name),
+    ['environment', 'cloud-init', 'base-image', 'source-share', 'boot', 'wait-ready', 'build-in-vm', 'variant', 'golden-cleanup', 'shutdown', 'finalise'],
+  );
+  for (const name of ['environment', 'boot', 'finalise']) assert.ok(steps.find((s) => s.name === name)!.cleanup, `${name} has no cleanup`);
+});
