@@ -8,12 +8,30 @@ mod status;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// The version: VEXCTL_VERSION at build time (the tree's Makefile sets it from VERSION),
-/// otherwise the crate version.
+/// The version, fixed at build time: VEXCTL_VERSION (the tree's Makefile sets it from
+/// its VERSION), else VEXFS_VERSION, else the tree's VERSION file, so that a plain
+/// `cargo build` reports the same version as the module built next to it.
 fn version() -> &'static str {
-    match option_env!("VEXCTL_VERSION") {
-        Some(v) if !v.is_empty() => v,
-        _ => env!("CARGO_PKG_VERSION"),
+    pick_version(
+        option_env!("VEXCTL_VERSION"),
+        option_env!("VEXFS_VERSION"),
+        include_str!("../../VERSION"),
+    )
+}
+
+fn pick_version(
+    vexctl: Option<&'static str>,
+    vexfs: Option<&'static str>,
+    file: &'static str,
+) -> &'static str {
+    for v in [vexctl, vexfs].iter().flatten() {
+        if !v.trim().is_empty() {
+            return v.trim();
+        }
+    }
+    match file.trim() {
+        "" => env!("CARGO_PKG_VERSION"),
+        v => v,
     }
 }
 
@@ -96,5 +114,18 @@ fn main() -> ExitCode {
         }
         Some("status") => status_command(&args[1..]),
         Some(other) => usage_error(&format!("unknown command '{}'", other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick_version;
+
+    #[test]
+    fn version_precedence() {
+        assert_eq!(pick_version(Some("1.0"), Some("2.0"), "3.0\n"), "1.0");
+        assert_eq!(pick_version(Some(""), Some("2.0"), "3.0\n"), "2.0");
+        assert_eq!(pick_version(None, None, "3.0\n"), "3.0");
+        assert_eq!(pick_version(None, Some(" "), ""), env!("CARGO_PKG_VERSION"));
     }
 }

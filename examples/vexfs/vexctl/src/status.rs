@@ -115,7 +115,11 @@ pub fn collect(root: &Path) -> io::Result<Status> {
     } else {
         None
     };
-    let init_state = if loaded { read_trimmed(&module.join("initstate")) } else { None };
+    let init_state = if loaded {
+        read_trimmed(&module.join("initstate"))
+    } else {
+        None
+    };
 
     let registered = match fs::read_to_string(root.join("proc/filesystems")) {
         Ok(text) => lists_vexfs(&text),
@@ -169,7 +173,11 @@ impl Status {
         out.push_str(&format!("module:        {}\n", module));
         out.push_str(&format!(
             "filesystem:    {}\n",
-            if self.registered { "vexfs registered" } else { "vexfs not registered" }
+            if self.registered {
+                "vexfs registered"
+            } else {
+                "vexfs not registered"
+            }
         ));
         out.push_str(&format!("active mounts: {}\n", self.mount_count()));
         for m in &self.mounts {
