@@ -47,7 +47,7 @@ export class CommandError extends VexfsImageError {
     stderrTail: string,
     options: ErrorOptions = {},
   ) {
-    const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
+    const how = signal ? `was killed by ${signal}` : exitCode === null ? 'could not be started' : `exited with code ${exitCode}`;
     const tail = stderrTail.trim() ? `\n${indent(stderrTail.trim())}` : '';
     super('E_COMMAND', `${command.join(' ')} ${how}${tail}`, options);
     this.command = command;

@@ -17,19 +17,24 @@ export interface RunOptions {
   emit: EventSink;
 }
 
-function runtimeFor(step: Step<unknown>, index: number, opts: RunOptions): StepRuntime {
+function runtimeFor(step: Step<unknown>, index: number, opts: RunOptions, signal = opts.signal): StepRuntime {
   const logFile = join(opts.logDir, `${String(index + 1).padStart(2, '0')}-${step.name}.log`);
+  // Appends are chained so that lines land in the order they were logged.
+  let tail: Promise<void> = Promise.resolve();
+  const append = (line: string): void => {
+    tail = tail.then(() => appendFile(logFile, line)).catch(() => undefined);
+  };
   return {
-    signal: opts.signal,
+    signal,
     logFile,
     emit: opts.emit,
     info: (message) => {
       opts.emit({ type: 'info', message, step: step.name });
-      void appendFile(logFile, `[info] ${message}\n`).catch(() => undefined);
+      append(`[info] ${message}\n`);
     },
     warn: (message) => {
       opts.emit({ type: 'warn', message, step: step.name });
-      void appendFile(logFile, `[warn] ${message}\n`).catch(() => undefined);
+      append(`[warn] ${message}\n`);
     },
   };
 }
@@ -42,7 +47,7 @@ function runtimeFor(step: Step<unknown>, index: number, opts: RunOptions): StepR
 export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, opts: RunOptions): Promise<StepTiming[]> {
   await mkdir(opts.logDir, { recursive: true });
   const timings: StepTiming[] = [];
-  const started: Array<{ step: Step<C>; rt: StepRuntime }> = [];
+  const started: Array<{ step: Step<C>; index: number }> = [];
   let failure: unknown;
 
   for (const [index, step] of steps.entries()) {
@@ -51,14 +56,23 @@ export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, opts: R
       break;
     }
     const rt = runtimeFor(step as Step<unknown>, index, opts);
-    const skipReason = step.skip?.(ctx);
+    let skipReason: string | undefined;
+    try {
+      skipReason = step.skip?.(ctx);
+    } catch (e) {
+      // A throwing skip() must not bypass the cleanup of the steps already started.
+      timings.push({ step: step.name, ms: 0, status: 'failed' });
+      opts.emit({ type: 'step-fail', step: step.name, ms: 0, error: e });
+      failure = e;
+      break;
+    }
     if (skipReason) {
       opts.emit({ type: 'step-skip', step: step.name, reason: skipReason });
       timings.push({ step: step.name, ms: 0, status: 'skipped' });
       continue;
     }
     // Registered before run(): a step that fails half-way still gets its cleanup.
-    started.push({ step, rt });
+    started.push({ step, index });
     opts.emit({ type: 'step-start', step: step.name, title: step.title, index, total: steps.length });
     const t0 = Date.now();
     try {
@@ -76,10 +90,13 @@ export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, opts: R
     }
   }
 
-  for (const { step, rt } of started.reverse()) {
+  // Cleanup gets a signal of its own: after an abort, the run's signal is already aborted and
+  // would make every exec() in a cleanup refuse to start (leaving VMs and mounts behind).
+  const cleanupSignal = new AbortController().signal;
+  for (const { step, index } of started.reverse()) {
     if (!step.cleanup) continue;
     try {
-      await step.cleanup(ctx, rt);
+      await step.cleanup(ctx, runtimeFor(step as Step<unknown>, index, opts, cleanupSignal));
     } catch (e) {
       opts.emit({ type: 'cleanup-error', step: step.name, error: e });
     }

@@ -20,6 +20,9 @@ export interface Step<C> {
   /** Returns a reason to skip, or undefined to run. */
   skip?(ctx: C): string | undefined;
   run(ctx: C, rt: StepRuntime): Promise<void>;
-  /** Must cope with a half-finished run and be safe to call twice; throwing only logs. */
+  /**
+   * Must cope with a half-finished run and be safe to call twice; throwing only logs. Its
+   * rt.signal is never the run's (already aborted after Ctrl-C) signal, so it can still exec.
+   */
   cleanup?(ctx: C, rt: StepRuntime): Promise<void>;
 }

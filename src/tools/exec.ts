@@ -142,8 +142,10 @@ export function spawnProcess(cmd: string, args: string[], opts: Omit<ExecOptions
     child.on('close', (code, sig) => {
       running = false;
       live.delete(child);
-      log?.end();
-      resolve({ exitCode: code, signal: sig });
+      // Resolve once the log is flushed: callers read its tail right after the exit.
+      const done = (): void => resolve({ exitCode: code, signal: sig });
+      if (log) log.end(done);
+      else done();
     });
   });
   const stop = async (graceMs = opts.killGraceMs ?? 5000): Promise<void> => {

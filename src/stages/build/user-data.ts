@@ -56,6 +56,8 @@ export function templateVars(plan: Pick<BuildPlan, 'version' | 'variantName' | '
   };
 }
 
+export const BUILD_DPKG_UNSAFE_IO = '/etc/dpkg/dpkg.cfg.d/90-vexfs-image-build-unsafe-io';
+
 export function buildUserData(plan: Pick<BuildPlan, 'basePackages' | 'variant'>, publicKey: string, files: GuestFile[]): Record<string, unknown> {
   const packages = [...new Set([...plan.basePackages, ...plan.variant.packages])];
   return {
@@ -77,7 +79,12 @@ export function buildUserData(plan: Pick<BuildPlan, 'basePackages' | 'variant'>,
     package_update: true,
     package_upgrade: false,
     packages,
-    write_files: files.map((f) => ({ path: f.path, content: f.content, permissions: f.permissions, owner: 'root:root' })),
+    write_files: [
+      ...files.map((f) => ({ path: f.path, content: f.content, permissions: f.permissions, owner: 'root:root' })),
+      // Build-time only (golden-cleanup.sh removes it): dpkg's per-file fsync is very slow under
+      // emulation, and a crashed build VM is thrown away anyway.
+      { path: BUILD_DPKG_UNSAFE_IO, content: 'force-unsafe-io\n', permissions: '0644', owner: 'root:root' },
+    ],
     runcmd: [['systemctl', 'daemon-reload'], ['systemctl', 'enable', 'vexfs.service'], ['touch', '/var/log/vexfs.log']],
   };
 }

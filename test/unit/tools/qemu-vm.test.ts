@@ -1,0 +1,116 @@
+// The Vm handle against a fake QEMU (a small Node script): QMP start-up, ACPI powerdown,
+// SIGTERM fallback, start-up failures, and boot-failure detection on the serial log.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Vm, VmExitedError, type VmSpec } from '../../../src/tools/qemu.js';
+import { liveChildren } from '../../../src/tools/exec.js';
+import { isAlive, tempDir } from '../../helpers/fs.js';
+
+type Mode = 'ok' | 'ignore-powerdown' | 'die' | 'panic';
+
+/** A fake qemu-system-x86_64: serves QMP on the -qmp socket, writes the -chardev serial file. */
+function fakeQemu(dir: string, mode: Mode): string {
+  const p = join(dir, `qemu-${mode}`);
+  writeFileSync(
+    p,
+    `#!${process.execPath}
+const net = require('node:net');
+const fs = require('node:fs');
+const args = process.argv.slice(2);
+const val = (flag) => args[args.indexOf(flag) + 1];
+const qmp = /^unix:([^,]+)/.exec(val('-qmp'))[1];
+const serial = /path=([^,]+)/.exec(val('-chardev'))[1];
+const mode = ${JSON.stringify(mode)};
+fs.writeFileSync(${JSON.stringify(join(dir, 'pid'))}, String(process.pid));
+if (mode === 'die') { console.error('qemu-system-x86_64: -drive file=/x: Could not open /x: No such file'); process.exit(1); }
+fs.writeFileSync(serial, mode === 'panic' ? 'Linux version 6.1\\r\\nKernel panic - not syncing: VFS: Unable to mount root fs\\r\\n' : 'Linux version 6.1\\r\\n');
+const log = (m) => fs.appendFileSync(${JSON.stringify(join(dir, 'qmp.log'))}, m + '\\n');
+net.createServer((s) => {
+  s.write(JSON.stringify({ QMP: { version: {}, capabilities: [] } }) + '\\r\\n');
+  let buf = '';
+  s.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\\n')) >= 0) {
+      const cmd = JSON.parse(buf.slice(0, i)).execute;
+      buf = buf.slice(i + 1);
+      log(cmd);
+      s.write(JSON.stringify({ return: {} }) + '\\r\\n');
+      if (cmd === 'system_powerdown' && mode !== 'ignore-powerdown') setTimeout(() => process.exit(0), 50);
+    }
+  });
+}).listen(qmp);
+process.on('SIGTERM', () => { log('SIGTERM'); process.exit(143); });
+setInterval(() => {}, 1000);
+`,
+  );
+  chmodSync(p, 0o755);
+  return p;
+}
+
+function spec(dir: string): VmSpec {
+  return { name: 't', accel: 'tcg', memoryMb: 256, cpus: 1, drives: [], serialLog: join(dir, 'serial.log'), qmpSocket: join(dir, 'qmp.sock') };
+}
+
+const qmpLog = (dir: string): string[] => {
+  try {
+    return readFileSync(join(dir, 'qmp.log'), 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+};
+
+describe('Vm with a fake QEMU', { timeout: 30_000 }, () => {
+  test('start connects QMP; shutdown is an ACPI powerdown, clean; safe to call twice', async () => {
+    const dir = tempDir();
+    const vm = await Vm.start(spec(dir), { binary: fakeQemu(dir, 'ok'), logFile: join(dir, 'qemu.log') });
+    assert.equal(vm.isRunning(), true);
+    await vm.assertHealthy();
+    assert.match(await vm.serial(), /Linux version/);
+    assert.equal(await vm.shutdown(5000), true);
+    assert.deepEqual(qmpLog(dir), ['qmp_capabilities', 'system_powerdown']);
+    assert.equal(vm.isRunning(), false);
+    assert.equal(await vm.shutdown(5000), true);
+    assert.equal(liveChildren(), 0);
+  });
+
+  test('a guest that ignores the powerdown: SIGTERM after the timeout, reported as not clean', async () => {
+    const dir = tempDir();
+    const vm = await Vm.start(spec(dir), { binary: fakeQemu(dir, 'ignore-powerdown') });
+    const pid = vm.proc.pid!;
+    assert.equal(await vm.shutdown(300), false);
+    assert.deepEqual(qmpLog(dir), ['qmp_capabilities', 'system_powerdown', 'SIGTERM']);
+    assert.equal(isAlive(pid), false);
+  });
+
+  test('QEMU dying at start-up: VmExitedError with its stderr, nothing left running', async () => {
+    const dir = tempDir();
+    await assert.rejects(Vm.start(spec(dir), { binary: fakeQemu(dir, 'die'), logFile: join(dir, 'qemu.log') }), (e: unknown) => {
+      assert.ok(e instanceof VmExitedError);
+      assert.match(e.message, /QEMU exited at start-up: .*Could not open \/x/s);
+      assert.doesNotMatch(e.message, /^\$ /m, 'the logged command line is not shown as the cause');
+      assert.match(e.hint ?? '', /qemu\.log/);
+      return true;
+    });
+    assert.equal(liveChildren(), 0);
+  });
+
+  test('a kernel panic on the serial console: assertHealthy throws with the line and the log path', async () => {
+    const dir = tempDir();
+    const vm = await Vm.start(spec(dir), { binary: fakeQemu(dir, 'panic') });
+    try {
+      await assert.rejects(vm.assertHealthy(), (e: unknown) => {
+        assert.ok(e instanceof VmExitedError);
+        assert.match(e.message, /guest boot failed: kernel panic \(Kernel panic - not syncing: VFS: Unable to mount root fs\)/);
+        assert.match(e.hint ?? '', /serial\.log/);
+        return true;
+      });
+    } finally {
+      await vm.kill();
+    }
+    assert.equal(vm.isRunning(), false);
+    await assert.rejects(vm.assertHealthy(), VmExitedError);
+  });
+});

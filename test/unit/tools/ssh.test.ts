@@ -1,0 +1,166 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { generateKey, shellQuote, sleep, sshArgs, sshExec, sshScript, sshUpload, waitForSsh, type SshTarget } from '../../../src/tools/ssh.js';
+import { run } from '../../../src/tools/exec.js';
+import { AbortedError, CommandError, TimeoutError } from '../../../src/errors.js';
+import { fakeBin, tempDir } from '../../helpers/fs.js';
+
+const target: SshTarget = { host: '127.0.0.1', port: 40022, user: 'vexfs', key: { privateKeyPath: '/k/id_ed25519', publicKey: 'ssh-ed25519 AAAA' } };
+
+function opt(args: string[], name: string): string | undefined {
+  for (let i = 0; i < args.length - 1; i++) if (args[i] === '-o' && args[i + 1]!.startsWith(`${name}=`)) return args[i + 1]!.slice(name.length + 1);
+  return undefined;
+}
+
+describe('sshArgs', () => {
+  const a = sshArgs(target, 7);
+  test('key, port and destination last', () => {
+    assert.equal(a[a.indexOf('-i') + 1], '/k/id_ed25519');
+    assert.equal(a[a.indexOf('-p') + 1], '40022');
+    assert.equal(a.at(-1), 'vexfs@127.0.0.1');
+  });
+  test('non-interactive, key-only, nothing recorded in known_hosts', () => {
+    assert.equal(opt(a, 'BatchMode'), 'yes');
+    assert.equal(opt(a, 'PasswordAuthentication'), 'no');
+    assert.equal(opt(a, 'IdentitiesOnly'), 'yes');
+    assert.equal(opt(a, 'StrictHostKeyChecking'), 'no');
+    assert.equal(opt(a, 'UserKnownHostsFile'), '/dev/null');
+    assert.equal(opt(a, 'GlobalKnownHostsFile'), '/dev/null');
+    assert.equal(opt(a, 'ConnectTimeout'), '7');
+    assert.equal(opt(a, 'ServerAliveInterval'), '15');
+  });
+});
+
+describe('shellQuote', () => {
+  test('plain words stay as they are', () => {
+    assert.equal(shellQuote('/usr/local/bin/vexctl'), '/usr/local/bin/vexctl');
+    assert.equal(shellQuote('a=b:c@d%e+f-g'), 'a=b:c@d%e+f-g');
+  });
+  const nasty = ["it's", 'a b', '$(touch /tmp/pwned)', '`id`', 'a;b|c&d', '"dq"', '', 'new\nline', "'", '*'];
+  for (const s of nasty) {
+    test(`round-trips through sh: ${JSON.stringify(s)}`, async () => {
+      const r = await run('sh', ['-c', `printf '%s' ${shellQuote(s)}`]);
+      assert.equal(r.stdout, s);
+    });
+  }
+});
+
+describe('sleep', () => {
+  test('resolves after the time', async () => {
+    const t0 = Date.now();
+    await sleep(50);
+    assert.ok(Date.now() - t0 >= 45);
+  });
+  test('rejects with AbortedError on abort, and at once when already aborted', async () => {
+    const ac = new AbortController();
+    const p = sleep(10_000, ac.signal);
+    ac.abort();
+    await assert.rejects(p, AbortedError);
+    await assert.rejects(sleep(10_000, ac.signal), AbortedError);
+  });
+});
+
+test('generateKey: a fresh ed25519 pair, private key 0600', { timeout: 20_000 }, async () => {
+  const dir = tempDir();
+  const k = await generateKey(dir);
+  assert.equal(k.privateKeyPath, join(dir, 'id_ed25519'));
+  assert.match(k.publicKey, /^ssh-ed25519 \S+ vexfs-image-ephemeral$/);
+  assert.equal(statSync(k.privateKeyPath).mode & 0o777, 0o600);
+  assert.match(readFileSync(k.privateKeyPath, 'utf8'), /BEGIN OPENSSH PRIVATE KEY/);
+  const other = await generateKey(tempDir());
+  assert.notEqual(other.publicKey, k.publicKey, 'never reused');
+});
+
+describe('with a fake ssh on PATH (runs the remote command locally)', { timeout: 30_000 }, () => {
+  const bin = tempDir();
+  const attempts = join(bin, 'attempts');
+  const savedPath = process.env.PATH;
+  before(() => {
+    // Skips everything up to "--", then runs the remote command with sh, like sshd would.
+    // When $FAKE_SSH_FAIL_FIRST is set, the first N attempts fail like an sshd not up yet.
+    fakeBin(
+      bin,
+      'ssh',
+      `echo x >> ${attempts}
+n=$(wc -l < ${attempts})
+if [ -n "$FAKE_SSH_FAIL_FIRST" ] && [ "$n" -le "$FAKE_SSH_FAIL_FIRST" ]; then
+  echo "ssh: connect to host 127.0.0.1 port 40022: Connection refused" >&2; exit 255
+fi
+while [ $# -gt 0 ] && [ "$1" != -- ]; do shift; done; shift
+exec sh -c "$1"`,
+    );
+    process.env.PATH = `${bin}${delimiter}${savedPath}`;
+  });
+  after(() => {
+    process.env.PATH = savedPath;
+    delete process.env.FAKE_SSH_FAIL_FIRST;
+  });
+  const reset = (failFirst?: number): void => {
+    rmSync(attempts, { force: true });
+    if (failFirst === undefined) delete process.env.FAKE_SSH_FAIL_FIRST;
+    else process.env.FAKE_SSH_FAIL_FIRST = String(failFirst);
+  };
+
+  test('sshExec runs the command and reports failures as CommandError', async () => {
+    reset();
+    assert.equal((await sshExec(target, 'echo hi from guest')).stdout, 'hi from guest\n');
+    await assert.rejects(sshExec(target, 'echo oops >&2; exit 4'), (e: unknown) => e instanceof CommandError && e.exitCode === 4 && /oops/.test(e.stderrTail));
+  });
+
+  test('sshScript sends the script on stdin, arguments quoted', async () => {
+    reset();
+    const r = await sshScript(target, 'printf "%s|" "$@"', ['plain', 'with space', "it's", '$(id)']);
+    assert.equal(r.stdout, "plain|with space|it's|$(id)|");
+  });
+
+  test('sshUpload writes the bytes and the mode, even to a path with spaces', async () => {
+    reset();
+    const dir = tempDir();
+    const dest = join(dir, 'up loaded.sh');
+    await sshUpload(target, '#!/bin/sh\necho uploaded\n', dest, '0755');
+    assert.equal(readFileSync(dest, 'utf8'), '#!/bin/sh\necho uploaded\n');
+    assert.equal(statSync(dest).mode & 0o777, 0o755);
+  });
+
+  test('waitForSsh polls until ssh succeeds', async () => {
+    reset(2);
+    const ms = await waitForSsh(target, { timeoutMs: 10_000, intervalMs: 20 });
+    assert.equal(typeof ms, 'number');
+    assert.equal(readFileSync(attempts, 'utf8').split('\n').filter(Boolean).length, 3);
+  });
+
+  test('waitForSsh times out with the last ssh error in the message', async () => {
+    reset(1000);
+    await assert.rejects(waitForSsh(target, { timeoutMs: 200, intervalMs: 20 }), (e: unknown) => {
+      assert.ok(e instanceof TimeoutError);
+      assert.match(e.message, /SSH on 127\.0\.0\.1:40022 not ready/);
+      assert.match(e.message, /Connection refused/);
+      return true;
+    });
+  });
+
+  test('waitForSsh stops as soon as check() throws (the VM died)', async () => {
+    reset(1000);
+    let calls = 0;
+    await assert.rejects(
+      waitForSsh(target, {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+        check: () => {
+          if (++calls === 2) throw new Error('guest boot failed: kernel panic');
+        },
+      }),
+      /kernel panic/,
+    );
+    assert.equal(calls, 2);
+  });
+
+  test('waitForSsh: abort gives AbortedError', async () => {
+    reset(1000);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    await assert.rejects(waitForSsh(target, { timeoutMs: 10_000, intervalMs: 20, signal: ac.signal }), AbortedError);
+  });
+});
