@@ -6,8 +6,10 @@ import { register as registerDoctor } from './commands/doctor.js';
 import { register as registerValidate } from './commands/validate.js';
 import { register as registerBuild } from './commands/build.js';
 import { register as registerCi } from './commands/ci.js';
+import { register as registerBase } from './commands/base.js';
+import { register as registerCache } from './commands/cache.js';
 
-export const COMMANDS: RegisterCommand[] = [registerBuild, registerValidate, registerDoctor, registerCi];
+export const COMMANDS: RegisterCommand[] = [registerBuild, registerValidate, registerCi, registerBase, registerCache, registerDoctor];
 
 export function buildProgram(ctx: CliContext, commands: RegisterCommand[] = COMMANDS): Command {
   const program = new Command('vexfs-image')

@@ -240,10 +240,15 @@ export async function run(cmd: string, args: string[], opts: ExecOptions = {}): 
   if (why === 'abort') throw new AbortedError(`interrupted: ${command.join(' ')}`);
   if (why === 'timeout') {
     const tail = lastLines(stderr, 20).trim();
-    throw new TimeoutError(`${command.join(' ')} did not finish within ${(opts.timeoutMs ?? 0) / 1000} s${tail ? `\n${indent(tail)}` : ''}`);
+    throw new TimeoutError(`${command.join(' ')} did not finish within ${formatSeconds(opts.timeoutMs ?? 0)}${tail ? `\n${indent(tail)}` : ''}`);
   }
   if (code !== 0 && !opts.allowFailure) {
     throw new CommandError(command, code, sig, lastLines(stderr || stdout, 20));
   }
   return result;
+}
+
+/** 0.3 s, 12 s, 1228 s: whole seconds once it is more than a few. */
+function formatSeconds(ms: number): string {
+  return ms < 10_000 ? `${ms / 1000} s` : `${Math.round(ms / 1000)} s`;
 }

@@ -1,0 +1,199 @@
+// Debian bases built from Debian packages: mmdebstrap into a directory, the files and hook in
+// guest/base/debian/, a raw disk assembled without loop devices (disk.ts), then a compressed
+// qcow2. The recipe is plain data; its hash is the cache key.
+import { createHash, randomUUID } from 'node:crypto';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { PreconditionError } from '../errors.js';
+import { GUEST_DIR, PACKAGE_VERSION } from '../paths.js';
+import { mmdebstrapVersion, runMmdebstrap } from '../tools/mmdebstrap.js';
+import { convertToQcow2 } from '../tools/qemu-img.js';
+import type { ExecOptions } from '../tools/exec.js';
+import { makeBootableRawDisk } from './disk.js';
+import { removeTree } from './safe-remove.js';
+import type { DebianPreset } from './presets.js';
+
+export const DEBIAN_GUEST_DIR = join(GUEST_DIR, 'base', 'debian');
+
+/** Bump when the build procedure changes in a way the recipe fields do not show. */
+export const RECIPE_VERSION = 1;
+
+/** The virtual size the base is stored with; consumers grow their overlay (default 10 GiB). */
+export const BASE_DISK_BYTES = 3 * 1024 * 1024 * 1024;
+
+/**
+ * What a cloud-ready base needs: the cloud kernel, systemd with networkd + resolved (cloud-init
+ * renders networkd files), sshd, cloud-init, sudo, growpart (cloud-guest-utils + fdisk) and
+ * resize2fs so the root grows to the overlay's size on first boot, GRUB's BIOS modules.
+ */
+export const DEBIAN_BASE_PACKAGES: readonly string[] = [
+  'linux-image-cloud-amd64',
+  'systemd-sysv',
+  'systemd-resolved',
+  'udev',
+  'dbus',
+  'openssh-server',
+  'cloud-init',
+  'sudo',
+  'cloud-guest-utils',
+  'fdisk',
+  'e2fsprogs',
+  'grub-pc-bin',
+  'ca-certificates',
+  'iproute2',
+  'netbase',
+  'procps',
+];
+
+export interface DebianRecipe {
+  recipeVersion: number;
+  tool: string;
+  distro: string;
+  suite: string;
+  variant: 'minbase';
+  packages: string[];
+  mirror: string;
+  securityMirror: string;
+  diskBytes: number;
+  format: 'qcow2';
+  compression: 'zstd';
+  /** SHA-256 over guest/base/debian (hook, static files): editing them rebuilds the base. */
+  guestFiles: string;
+}
+
+export interface RecipeOptions {
+  mirror?: string;
+  securityMirror?: string;
+  extraPackages?: readonly string[];
+}
+
+export async function debianRecipe(preset: DebianPreset, opts: RecipeOptions = {}): Promise<DebianRecipe> {
+  return {
+    recipeVersion: RECIPE_VERSION,
+    tool: `vexfs-image ${PACKAGE_VERSION}`,
+    distro: preset.name,
+    suite: preset.suite,
+    variant: 'minbase',
+    packages: [...new Set([...DEBIAN_BASE_PACKAGES, ...(opts.extraPackages ?? [])])].sort(),
+    mirror: (opts.mirror ?? 'http://deb.debian.org/debian').replace(/\/+$/, ''),
+    securityMirror: (opts.securityMirror ?? 'http://deb.debian.org/debian-security').replace(/\/+$/, ''),
+    diskBytes: BASE_DISK_BYTES,
+    format: 'qcow2',
+    compression: 'zstd',
+    guestFiles: await hashTree(DEBIAN_GUEST_DIR),
+  };
+}
+
+/** Canonical JSON (sorted keys) of the recipe, hashed. */
+export function recipeHash(recipe: DebianRecipe): string {
+  const canon = JSON.stringify(recipe, Object.keys(recipe).sort());
+  return createHash('sha256').update(canon).digest('hex');
+}
+
+export function recipeKey(recipe: DebianRecipe): string {
+  return `${recipe.distro}-${recipeHash(recipe).slice(0, 16)}`;
+}
+
+/** SHA-256 over relative paths, modes and contents of every file under dir. */
+export async function hashTree(dir: string): Promise<string> {
+  const h = createHash('sha256');
+  const walk = async (d: string): Promise<void> => {
+    for (const ent of (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(d, ent.name);
+      if (ent.isDirectory()) await walk(p);
+      else {
+        const st = await stat(p);
+        h.update(`${relative(dir, p)}\0${(st.mode & 0o777).toString(8)}\0`);
+        h.update(await readFile(p));
+        h.update('\0');
+      }
+    }
+  };
+  await walk(dir);
+  return h.digest('hex');
+}
+
+export function debianSources(r: DebianRecipe): string[] {
+  return [`deb ${r.mirror} ${r.suite} ${r.suite}-updates main`, `deb ${r.securityMirror} ${r.suite}-security main`];
+}
+
+export interface BuildOptions extends ExecOptions {
+  onInfo?: (msg: string) => void;
+}
+
+export interface BuildTimings {
+  mmdebstrapMs: number;
+  diskMs: number;
+  convertMs: number;
+}
+
+/**
+ * Builds the base into outImage (qcow2), using workDir for the root tree and the raw disk
+ * (both removed afterwards). Needs root: mmdebstrap's root mode bind-mounts /proc and /dev in
+ * the chroot, and the tree's files must be owned by the right users for mke2fs -d.
+ */
+export async function buildDebianBase(recipe: DebianRecipe, outImage: string, workDir: string, opts: BuildOptions = {}): Promise<BuildTimings & { mmdebstrap: string }> {
+  if (process.getuid?.() !== 0) {
+    throw new PreconditionError('building a Debian base needs root (mmdebstrap in root mode, files owned by root in the image)', {
+      hint: 'run as root (CI runs as root), or use --distro PATH with a ready image',
+    });
+  }
+  const { onInfo, ...exec } = opts;
+  const mmVersion = await mmdebstrapVersion(exec).catch((e: unknown) => {
+    throw new PreconditionError('mmdebstrap is not installed', { cause: e, hint: 'apt-get install mmdebstrap (or run `vexfs-image doctor --install`)' });
+  });
+  const rootDir = join(workDir, 'root');
+  const raw = join(workDir, 'disk.raw');
+  const uuid = randomUUID();
+  try {
+    let t = Date.now();
+    onInfo?.(`mmdebstrap ${recipe.suite} (${recipe.packages.length} packages)`);
+    await runMmdebstrap(
+      {
+        suite: recipe.suite,
+        variant: recipe.variant,
+        packages: recipe.packages,
+        sources: debianSources(recipe),
+        target: rootDir,
+        dpkgOpts: [join(DEBIAN_GUEST_DIR, 'dpkg-excludes.cfg')],
+        customizeHooks: [join(DEBIAN_GUEST_DIR, 'customize.sh')],
+      },
+      {
+        ...exec,
+        env: {
+          ...exec.env,
+          // Debian's own interpreters first: mmdebstrap runs mmtarfilter (#!/usr/bin/env python3)
+          // once per package, and a pyenv or similar shim first in PATH costs ~0.5 s each.
+          PATH: `/usr/sbin:/usr/bin:/sbin:/bin:${exec.env?.PATH ?? process.env.PATH ?? ''}`,
+          VEXFS_SUITE: recipe.suite,
+          VEXFS_ROOT_UUID: uuid,
+          VEXFS_MIRROR: recipe.mirror,
+          VEXFS_SECURITY_MIRROR: recipe.securityMirror,
+        },
+      },
+    );
+    const mmdebstrapMs = Date.now() - t;
+    t = Date.now();
+    onInfo?.('assembling the disk (sfdisk, mke2fs -d, GRUB)');
+    await makeBootableRawDisk(
+      {
+        image: raw,
+        rootDir,
+        uuid,
+        diskBytes: recipe.diskBytes,
+        bootImgPath: join(rootDir, 'boot/grub/i386-pc/boot.img'),
+        coreImgPath: join(rootDir, 'boot/grub/i386-pc/core.img'),
+      },
+      exec,
+    );
+    const diskMs = Date.now() - t;
+    await removeTree(rootDir);
+    t = Date.now();
+    onInfo?.('converting to compressed qcow2');
+    await convertToQcow2(raw, outImage, { ...exec, sourceFormat: 'raw', compress: true, compressionType: recipe.compression });
+    return { mmdebstrapMs, diskMs, convertMs: Date.now() - t, mmdebstrap: mmVersion };
+  } finally {
+    await removeTree(rootDir);
+    await rm(raw, { force: true });
+  }
+}

@@ -1,0 +1,164 @@
+// Base images, one entry point: resolveBase(spec) → a verified image path in the cache (or the
+// user's own file, untouched). Debian presets are built from packages, Ubuntu presets and URLs
+// are downloaded and checked against SHA256SUMS, local paths are inspected.
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { sha256File } from '../tools/hash.js';
+import { imageInfo } from '../tools/qemu-img.js';
+import { BaseCache, type CacheEntry } from './cache.js';
+import { buildDebianBase, debianRecipe, recipeKey, type RecipeOptions } from './debian.js';
+import { downloadVerified, fetchText, type DownloadProgress } from './download.js';
+import { inspectLocalImage } from './local.js';
+import { parseBaseSpec, parseSha256Sums, type BaseSource } from './presets.js';
+import { removeTree } from './safe-remove.js';
+
+export { BaseCache } from './cache.js';
+export { DEFAULT_DISTRO, PRESET_NAMES, parseBaseSpec } from './presets.js';
+export type { DownloadProgress } from './download.js';
+
+export interface ResolveBaseOptions {
+  cacheDir: string;
+  signal?: AbortSignal;
+  logFile?: string;
+  /** Progress and notices for humans (stderr). */
+  onInfo?: (msg: string) => void;
+  onProgress?: (p: DownloadProgress) => void;
+  /** --checksum sha256:... for a downloaded image. */
+  checksum?: string;
+  /** Ignore (and replace) a valid cache entry. */
+  rebuild?: boolean;
+  env?: NodeJS.ProcessEnv;
+  debian?: RecipeOptions;
+  /** Download retries (tests lower it). */
+  retries?: number;
+  retryDelayMs?: number;
+}
+
+export interface ResolvedBase {
+  path: string;
+  format: string;
+  virtualSize: number;
+  /** sha256:<hex> of the image file. */
+  digest: string;
+  /** debian-13 (built), the URL (downloaded) or the local path. */
+  source: string;
+  kind: 'debian' | 'download' | 'local';
+  /** True when it came from the cache without building or downloading. */
+  cached: boolean;
+  cacheKey?: string;
+}
+
+export async function resolveBase(spec: string, opts: ResolveBaseOptions): Promise<ResolvedBase> {
+  const env = opts.env ?? process.env;
+  const src = parseBaseSpec(spec, { checksum: opts.checksum, ubuntuMirror: env.VEXFS_IMAGE_UBUNTU_MIRROR });
+  return resolveSource(src, opts);
+}
+
+export async function resolveSource(src: BaseSource, opts: ResolveBaseOptions): Promise<ResolvedBase> {
+  const exec = { signal: opts.signal, logFile: opts.logFile };
+  if (src.kind === 'local') {
+    const img = await inspectLocalImage(src.path, exec);
+    opts.onInfo?.(`local image ${img.path}: ${img.format}, virtual size ${img.virtualSize} bytes`);
+    return { path: img.path, format: img.format, virtualSize: img.virtualSize, digest: `sha256:${await sha256File(img.path)}`, source: img.path, kind: 'local', cached: false };
+  }
+  const cache = new BaseCache(opts.cacheDir);
+  const env = opts.env ?? process.env;
+  if (src.kind === 'debian') {
+    const recipe = await debianRecipe(src.preset, {
+      mirror: env.VEXFS_IMAGE_DEBIAN_MIRROR,
+      securityMirror: env.VEXFS_IMAGE_DEBIAN_SECURITY_MIRROR,
+      ...opts.debian,
+    });
+    const key = recipeKey(recipe);
+    return cached(cache, key, opts, 'debian', src.preset.name, async (stage) => {
+      const started = Date.now();
+      const file = 'base.qcow2';
+      const t = await buildDebianBase(recipe, join(stage, file), stage, { ...exec, onInfo: opts.onInfo });
+      const info = await imageInfo(join(stage, file), exec);
+      return {
+        meta: {
+          kind: 'debian',
+          name: src.preset.name,
+          source: `mmdebstrap ${recipe.suite} from ${recipe.mirror}`,
+          file,
+          format: info.format,
+          virtualSize: info.virtualSize,
+          recipe,
+          info: { mmdebstrap: t.mmdebstrap, buildMs: Date.now() - started, mmdebstrapMs: t.mmdebstrapMs, diskMs: t.diskMs, convertMs: t.convertMs },
+        },
+      };
+    });
+  }
+  // Downloads: the key is the publisher's digest, known before a byte of the image is fetched.
+  let sha256 = src.sha256;
+  const dl = { signal: opts.signal, onInfo: opts.onInfo, onProgress: opts.onProgress, retries: opts.retries, retryDelayMs: opts.retryDelayMs };
+  if (!sha256) {
+    if (!src.checksumsUrl) throw new UsageError(`no checksum for ${src.url}`, { hint: 'pass --checksum sha256:<hex>' });
+    const sums = parseSha256Sums(await fetchText(src.checksumsUrl, dl));
+    sha256 = sums.get(src.fileName);
+    if (!sha256) {
+      throw new UsageError(`${src.checksumsUrl} lists no ${src.fileName}`, { hint: 'pass --checksum sha256:<hex> for an image without a SHA256SUMS entry' });
+    }
+  }
+  const expected = sha256;
+  const key = `download-${expected.slice(0, 16)}`;
+  return cached(
+    cache,
+    key,
+    opts,
+    'download',
+    src.url,
+    async (stage) => {
+      const part = cache.partialPath(expected);
+      opts.onInfo?.(`downloading ${src.url}`);
+      await downloadVerified(src.url, part, expected, dl);
+      // Verified: only now does it get its real name.
+      await rename(part, join(stage, src.fileName));
+      const info = await imageInfo(join(stage, src.fileName), exec);
+      return { meta: { kind: 'download', name: src.name, source: src.url, file: src.fileName, format: info.format, virtualSize: info.virtualSize, info: { upstreamSha256: expected } }, sha256: expected };
+    },
+    (entry) => entry.sha256 === expected,
+  );
+}
+
+type Produce = (stage: string) => Promise<{ meta: Parameters<BaseCache['commit']>[2]; sha256?: string }>;
+
+/**
+ * The cached entry for key, or produce() it under the key's lock. A second run waiting on the
+ * lock finds the entry made by the first and returns at once.
+ */
+async function cached(
+  cache: BaseCache,
+  key: string,
+  opts: ResolveBaseOptions,
+  kind: ResolvedBase['kind'],
+  source: string,
+  produce: Produce,
+  accept: (e: CacheEntry) => boolean = () => true,
+): Promise<ResolvedBase> {
+  const lock = await cache.lock(key, {
+    signal: opts.signal,
+    purpose: `resolve ${source}`,
+    onWait: (o) => opts.onInfo?.(`waiting for another vexfs-image${o ? ` (pid ${o.pid})` : ''} working on ${key}`),
+  });
+  try {
+    let entry = opts.rebuild ? undefined : await cache.lookup(key, { onInfo: opts.onInfo });
+    if (entry && !accept(entry)) entry = undefined;
+    if (entry) return toResolved(cache, entry, kind, true);
+    const stage = await cache.stage(key);
+    try {
+      const { meta, sha256 } = await produce(stage);
+      entry = await cache.commit(key, stage, meta, sha256);
+    } finally {
+      await removeTree(stage).catch(() => undefined); // gone already after a successful commit
+    }
+    return toResolved(cache, entry, kind, false);
+  } finally {
+    await lock.release();
+  }
+}
+
+function toResolved(cache: BaseCache, e: CacheEntry, kind: ResolvedBase['kind'], wasCached: boolean): ResolvedBase {
+  return { path: cache.imagePath(e), format: e.format, virtualSize: e.virtualSize, digest: `sha256:${e.sha256}`, source: e.kind === 'debian' ? e.name : e.source, kind, cached: wasCached, cacheKey: e.key };
+}
