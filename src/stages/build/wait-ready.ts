@@ -1,6 +1,6 @@
 // Stage 4b: wait for SSH, then for cloud-init to finish (packages installed, files written).
 import { GuestError } from '../../errors.js';
-import { sshExec, waitForSsh } from '../../tools/ssh.js';
+import { sleep, sshExec, waitForSsh } from '../../tools/ssh.js';
 import type { Step } from '../../pipeline/step.js';
 import { remainingMs } from './guest-run.js';
 import type { BuildContext } from './context.js';
@@ -18,12 +18,20 @@ export const waitReadyStep: Step<BuildContext> = {
     });
     rt.info(`SSH ready after ${Math.round(ctx.sshReadyMs / 1000)} s; waiting for cloud-init (packages)`);
     const t0 = Date.now();
-    const r = await sshExec(ssh, 'cloud-init status --wait --long', {
-      allowFailure: true,
-      timeoutMs: remainingMs(ctx.deadline, 'waiting for cloud-init', ctx.plan.timeoutS),
-      signal: rt.signal,
-      logFile: rt.logFile,
-    });
+    let r;
+    // cloud-init restarts sshd while applying ssh settings: a dropped connection (ssh's exit
+    // 255) is not an answer, so ask again until the deadline.
+    for (;;) {
+      r = await sshExec(ssh, 'cloud-init status --wait --long', {
+        allowFailure: true,
+        timeoutMs: remainingMs(ctx.deadline, 'waiting for cloud-init', ctx.plan.timeoutS),
+        signal: rt.signal,
+        logFile: rt.logFile,
+      });
+      if (r.exitCode !== 255) break;
+      await vm.assertHealthy();
+      await sleep(2000, rt.signal);
+    }
     ctx.cloudInitMs = Date.now() - t0;
     // Exit 0: done; 2: done with recoverable warnings (e.g. deprecated keys); 1: error.
     if (r.exitCode !== 0 && r.exitCode !== 2) {

@@ -1,0 +1,93 @@
+// Which images to validate, and what each one is (variant, version): from the manifest JSON the
+// build writes next to the image, else from the file name vexfs-<variant>-<version>.qcow2.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+
+export interface ImageTarget {
+  path: string;
+  /** File name without .qcow2. */
+  name: string;
+  variant: string;
+  version: string;
+  identitySource: 'manifest' | 'filename' | 'unknown';
+  /** sha256 of the qcow2 recorded in the manifest, when there is one. */
+  manifestSha256?: string;
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The spec's lookup: no argument = every *.qcow2 in the images directory (sorted, not
+ * recursive); an argument that is a file is used as is, otherwise it is looked up in the images
+ * directory (also with .qcow2 appended).
+ */
+export function resolveImagePaths(args: readonly string[], imagesDir: string, cwd = process.cwd()): string[] {
+  const dir = resolve(cwd, imagesDir);
+  if (args.length === 0) {
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      throw new UsageError(`images directory ${dir} does not exist`, { hint: 'build images first (vexfs-image build) or pass -d/--images-dir DIR' });
+    }
+    const found = readdirSync(dir)
+      .filter((n) => n.endsWith('.qcow2') && isFile(join(dir, n)))
+      .sort()
+      .map((n) => join(dir, n));
+    if (found.length === 0) throw new UsageError(`no *.qcow2 images in ${dir}`, { hint: 'build images first (vexfs-image build) or pass -d/--images-dir DIR' });
+    return found;
+  }
+  const out: string[] = [];
+  for (const a of args) {
+    const candidates = [resolve(cwd, a), join(dir, a), join(dir, `${a}.qcow2`)];
+    const hit = candidates.find(isFile);
+    if (!hit) throw new UsageError(`image not found: ${a} (looked at ${[...new Set(candidates)].join(', ')})`, { hint: 'pass a path or a file name in -d/--images-dir' });
+    if (!out.includes(hit)) out.push(hit);
+  }
+  return out;
+}
+
+const NAME_RE = /^vexfs-([a-z][a-z0-9-]*?)-(\d[0-9A-Za-z.+~-]*)$/;
+
+export function identityFromName(name: string): { variant: string; version: string } | undefined {
+  const m = NAME_RE.exec(name);
+  return m ? { variant: m[1]!, version: m[2]! } : undefined;
+}
+
+/** Reads <name>.json (or <file>.json) next to the image; ignores anything that is not a manifest. */
+function readManifest(path: string): { variant: string; version: string; sha256?: string } | undefined {
+  const name = basename(path).replace(/\.qcow2$/, '');
+  for (const p of [join(path, '..', `${name}.json`), `${path}.json`]) {
+    if (!isFile(p)) continue;
+    try {
+      const j = JSON.parse(readFileSync(p, 'utf8')) as { variant?: unknown; version?: unknown; files?: { image?: { sha256?: unknown; name?: unknown } } };
+      if (typeof j.variant === 'string' && typeof j.version === 'string') {
+        const img = j.files?.image;
+        const sha = img && typeof img.sha256 === 'string' && (img.name === undefined || img.name === basename(path)) ? img.sha256 : undefined;
+        return { variant: j.variant, version: j.version, sha256: sha };
+      }
+    } catch {
+      /* not JSON: fall back to the file name */
+    }
+  }
+  return undefined;
+}
+
+export function identifyImage(path: string, override: { variant?: string; version?: string } = {}): ImageTarget {
+  const name = basename(path).replace(/\.qcow2$/, '');
+  const manifest = readManifest(path);
+  const fromName = identityFromName(name);
+  const src = manifest ?? fromName;
+  return {
+    path,
+    name,
+    variant: override.variant ?? src?.variant ?? 'unknown',
+    version: override.version ?? src?.version ?? 'unknown',
+    identitySource: manifest ? 'manifest' : fromName ? 'filename' : 'unknown',
+    ...(manifest?.sha256 ? { manifestSha256: manifest.sha256 } : {}),
+  };
+}

@@ -1,0 +1,152 @@
+// The library API of `vexfs-image validate`: find the images, check the host, validate each
+// image (up to `jobs` at a time), build the report and write it in the requested formats.
+import { join, resolve } from 'node:path';
+import type { CheckDef } from '../config/schema.js';
+import { assertReady, doctor } from '../doctor.js';
+import { AbortedError } from '../errors.js';
+import { defaultCacheDir, PACKAGE_VERSION } from '../paths.js';
+import type { EventSink } from '../pipeline/events.js';
+import { buildReport, type CheckResult, type ImageResult, type ValidationReport } from '../report/model.js';
+import { REPORT_FORMATS, writeReports, type ReportFormat } from '../report/write.js';
+import type { Accel } from '../tools/qemu.js';
+import { loadBuiltinChecks, mergeChecks } from './checks.js';
+import { identifyImage, resolveImagePaths, type ImageTarget } from './discover.js';
+import { validateImage } from './image.js';
+
+export const VALIDATE_DEFAULTS = Object.freeze({
+  imagesDir: 'images',
+  bootTimeoutS: 300,
+  sshTimeoutS: 60,
+  jobs: 1,
+  reportDir: 'validation-report',
+  memoryMb: 2048,
+  cpus: 2,
+});
+
+export const VALIDATE_HOST_TOOLS = ['qemu-system-x86_64', 'qemu-img', 'cloud-localds', 'ssh', 'ssh-keygen'] as const;
+
+export interface ValidateOptions {
+  /** Image paths or names (looked up in imagesDir); none = every *.qcow2 in imagesDir. */
+  images?: readonly string[];
+  imagesDir?: string;
+  bootTimeoutS?: number;
+  sshTimeoutS?: number;
+  noCleanup?: boolean;
+  jobs?: number;
+  /** Where the reports go; undefined together with formats [] = write nothing. */
+  reportDir?: string;
+  formats?: readonly ReportFormat[];
+  /** Replaces the built-in check list (e.g. from --checks FILE). */
+  checks?: readonly CheckDef[];
+  /** The user's checks from vexfs-image.yaml: merged into the list (same id replaces). */
+  userChecks?: readonly CheckDef[];
+  /** Overrides for images whose manifest and name do not say. */
+  variant?: string;
+  version?: string;
+  accel?: Accel;
+  memoryMb?: number;
+  cpus?: number;
+  /** Hash each image before and after; fail it if it changed or differs from its manifest. */
+  checksum?: boolean;
+  cleanShutdown?: boolean;
+  workDir?: string;
+  cacheDir?: string;
+  cwd?: string;
+  /** Append the Markdown summary here (the CLI passes $GITHUB_STEP_SUMMARY). */
+  githubStepSummary?: string;
+  signal?: AbortSignal;
+  emit?: EventSink;
+  onImageStart?(image: ImageTarget): void;
+  onImageEnd?(result: ImageResult): void;
+  onCheck?(image: ImageTarget, result: CheckResult): void;
+}
+
+export interface ValidateOutcome {
+  report: ValidationReport;
+  /** format -> path of each report written. */
+  files: Record<string, string>;
+  /** 0 when every image passed, 1 otherwise. */
+  exitCode: 0 | 1;
+}
+
+/** The check list for a run: built-in (or a replacement) merged with the user's. */
+export function resolveCheckList(opts: Pick<ValidateOptions, 'checks' | 'userChecks'>): CheckDef[] {
+  return mergeChecks(opts.checks ?? loadBuiltinChecks(), opts.userChecks ?? []);
+}
+
+async function pool<T, R>(items: readonly T[], jobs: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+  return results;
+}
+
+export async function validateImages(opts: ValidateOptions = {}): Promise<ValidateOutcome> {
+  const startedAt = new Date();
+  const cwd = opts.cwd ?? process.cwd();
+  const signal = opts.signal ?? new AbortController().signal;
+  const emit = opts.emit ?? (() => undefined);
+  const imagesDir = resolve(cwd, opts.imagesDir ?? VALIDATE_DEFAULTS.imagesDir);
+  const bootTimeoutS = opts.bootTimeoutS ?? VALIDATE_DEFAULTS.bootTimeoutS;
+  const sshTimeoutS = opts.sshTimeoutS ?? VALIDATE_DEFAULTS.sshTimeoutS;
+  const jobs = opts.jobs ?? VALIDATE_DEFAULTS.jobs;
+
+  // Everything that can be wrong with the input is found before any VM starts.
+  const paths = resolveImagePaths(opts.images ?? [], imagesDir, cwd);
+  const targets = paths.map((p) => identifyImage(p, { variant: opts.variant, version: opts.version }));
+  const checks = resolveCheckList(opts);
+
+  let accel = opts.accel;
+  if (!accel) {
+    const report = await doctor({ cacheDir: opts.cacheDir ?? defaultCacheDir(), signal });
+    assertReady(report, VALIDATE_HOST_TOOLS);
+    accel = report.accelerator!.chosen!;
+  }
+
+  const reportDir = opts.reportDir !== undefined ? resolve(cwd, opts.reportDir) : undefined;
+  emit({ type: 'run-start', title: `Validating ${targets.length} image(s) with ${accel.toUpperCase()}`, logDir: reportDir ?? '(no reports)' });
+  const results = await pool(targets, jobs, async (target) => {
+    if (signal.aborted) throw new AbortedError();
+    opts.onImageStart?.(target);
+    const r = await validateImage(target, {
+      checks,
+      bootTimeoutS,
+      sshTimeoutS,
+      accel: accel!,
+      memoryMb: opts.memoryMb ?? VALIDATE_DEFAULTS.memoryMb,
+      cpus: opts.cpus ?? VALIDATE_DEFAULTS.cpus,
+      workDir: opts.workDir,
+      noCleanup: opts.noCleanup ?? false,
+      checksum: opts.checksum ?? false,
+      cleanShutdown: opts.cleanShutdown,
+      logsOutDir: reportDir ? join(reportDir, 'logs', target.name) : undefined,
+      signal,
+      emit,
+      onCheck: opts.onCheck,
+    });
+    opts.onImageEnd?.(r);
+    return r;
+  });
+
+  const report = buildReport(results, {
+    startedAt,
+    finishedAt: new Date(),
+    toolVersion: PACKAGE_VERSION,
+    options: { bootTimeoutS, sshTimeoutS, jobs, accel },
+  });
+  const formats = reportDir ? (opts.formats ?? REPORT_FORMATS) : [];
+  const files =
+    formats.length || opts.githubStepSummary
+      ? await writeReports(report, { dir: reportDir ?? cwd, formats, githubStepSummary: opts.githubStepSummary })
+      : {};
+  emit({ type: 'run-end', ok: report.ok, ms: report.durationMs });
+  return { report, files, exitCode: report.ok ? 0 : 1 };
+}
+
+export type { ImageTarget } from './discover.js';

@@ -1,0 +1,167 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../../../src/tools/exec.js';
+import { parseChecks } from '../../../src/validate/checks.js';
+import { compileCheck, escapeRegExp, judgeScript, substitute, taintLetters, taintMask, type CheckVars } from '../../../src/validate/compile.js';
+
+const temps: string[] = [];
+after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
+async function tempDir(prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+
+const vars: CheckVars = { version: '1.0.0+git', variant: 'minimal', name: 'vexfs-minimal-1.0.0+git' };
+
+function one(yaml: string) {
+  const [c] = parseChecks(yaml, 'test');
+  return compileCheck(c!, vars);
+}
+
+/** Runs a compiled script locally with bash (non-command types only use standard tools). */
+async function runLocally(script: string) {
+  const r = await run('bash', ['-c', script], { allowFailure: true, timeoutMs: 20_000 });
+  return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('substitute: variables, regex escaping, unknown variables rejected', () => {
+  assert.equal(substitute('vexctl {{version}} ({{ variant }})', vars), 'vexctl 1.0.0+git (minimal)');
+  assert.equal(substitute('^vexctl {{version}}$', vars, escapeRegExp), '^vexctl 1\\.0\\.0\\+git$');
+  assert.throws(() => substitute('{{nope}}', vars), /unknown template variable \{\{nope\}\}/);
+});
+
+test('taint flags: letters <-> bits', () => {
+  assert.equal(taintMask(['O']), 4096);
+  assert.equal(taintMask(['O', 'E']), 4096 + 8192);
+  assert.equal(taintLetters(4096 + 8192 + 1), 'POE');
+  assert.throws(() => taintMask(['Z']), /unknown taint flag/);
+});
+
+test('command: exit code, stdout_matches with the escaped version, messages', () => {
+  const c = one(`- { id: v, type: command, command: vexctl --version, expect: { stdout_matches: '^vexctl {{version}}$' } }`);
+  assert.equal(c.script, 'vexctl --version');
+  assert.deepEqual(c.evaluate({ exitCode: 0, stdout: 'vexctl 1.0.0+git\n', stderr: '' }), { ok: true, message: 'vexctl 1.0.0+git' });
+  const wrong = c.evaluate({ exitCode: 0, stdout: 'vexctl 1.0.0xgit\n', stderr: '' });
+  assert.equal(wrong.ok, false);
+  assert.match(wrong.message, /does not match/);
+  const missing = c.evaluate({ exitCode: 127, stdout: '', stderr: 'bash: vexctl: command not found\n' });
+  assert.deepEqual(missing, { ok: false, message: 'exit code 127, expected 0: bash: vexctl: command not found' });
+});
+
+test('command: stdout_empty, stdout_contains, stdout_not_matches, other exit codes', () => {
+  const empty = one(`- { id: f, type: command, command: systemctl --failed, expect: { stdout_empty: true } }`);
+  assert.equal(empty.evaluate({ exitCode: 0, stdout: '\n', stderr: '' }).ok, true);
+  assert.match(empty.evaluate({ exitCode: 0, stdout: 'foo.service loaded failed failed Foo\n', stderr: '' }).message, /expected no output, got: foo\.service/);
+  const contains = one(`- { id: c, type: command, command: x, expect: { stdout_contains: 'variant={{variant}}' } }`);
+  assert.equal(contains.evaluate({ exitCode: 0, stdout: 'a\nvariant=minimal\n', stderr: '' }).ok, true);
+  assert.equal(contains.evaluate({ exitCode: 0, stdout: 'variant=production\n', stderr: '' }).ok, false);
+  const nm = one(`- { id: n, type: command, command: x, expect: { stdout_not_matches: '^permitrootlogin yes$' } }`);
+  assert.match(nm.evaluate({ exitCode: 0, stdout: 'x\npermitrootlogin yes\n', stderr: '' }).message, /output matches .*: permitrootlogin yes/);
+  const three = one(`- { id: t, type: command, command: vexctl status, expect: { exit_code: 3 } }`);
+  assert.equal(three.evaluate({ exitCode: 3, stdout: '', stderr: '' }).ok, true);
+});
+
+test('judgeScript: FAIL lines joined, OK line as message', () => {
+  assert.deepEqual(judgeScript({ exitCode: 1, stdout: 'noise\nFAIL: a\nFAIL: b\n', stderr: '' }), { ok: false, message: 'a; b' });
+  assert.deepEqual(judgeScript({ exitCode: 0, stdout: 'OK: fine\n', stderr: '' }), { ok: true, message: 'fine' });
+  assert.deepEqual(judgeScript({ exitCode: 2, stdout: '', stderr: 'sudo: a password is required\n' }), { ok: false, message: 'sudo: a password is required' });
+});
+
+test('file checks run for real: exists, executable, contains, absent', async () => {
+  const dir = await tempDir('vx-file-');
+  const conf = join(dir, 'vexfs.conf');
+  const helper = join(dir, 'helper');
+  await writeFile(conf, 'version = 1.0.0+git\n');
+  await writeFile(helper, '#!/bin/sh\n');
+  const exists = one(`- { id: a, type: file, path: '${conf}' }`);
+  assert.equal(judgeScript(await runLocally(exists.script)).ok, true);
+  const exec = one(`- { id: b, type: file, path: '${helper}', expect: { executable: true } }`);
+  const notExec = judgeScript(await runLocally(exec.script));
+  assert.equal(notExec.ok, false);
+  assert.match(notExec.message, /is not an executable file \(-rw/);
+  await chmod(helper, 0o755);
+  assert.equal(judgeScript(await runLocally(exec.script)).ok, true);
+  const contains = one(`- { id: c, type: file, path: '${conf}', expect: { contains: 'version = {{version}}' } }`);
+  assert.equal(judgeScript(await runLocally(contains.script)).ok, true);
+  const notContains = one(`- { id: d, type: file, path: '${conf}', expect: { contains: 'variant = x' } }`);
+  assert.match(judgeScript(await runLocally(notContains.script)).message, /does not contain variant = x/);
+  const missing = one(`- { id: e, type: file, path: '${dir}/nope' }`);
+  assert.deepEqual(judgeScript(await runLocally(missing.script)), { ok: false, message: `${dir}/nope does not exist` });
+  const absent = one(`- { id: f, type: file, path: '${dir}/nope', expect: { exists: false } }`);
+  assert.equal(judgeScript(await runLocally(absent.script)).ok, true);
+  const spaces = one(`- { id: g, type: file, path: "${dir}/it's here" }`);
+  await writeFile(join(dir, "it's here"), '');
+  assert.equal(judgeScript(await runLocally(spaces.script)).ok, true);
+});
+
+test('sysctl checks run for real and name every mismatch', async () => {
+  const ok = one(`- { id: s, type: sysctl, values: { kernel.ostype: Linux } }`);
+  assert.deepEqual(judgeScript(await runLocally(ok.script)), { ok: true, message: '1 value(s) as expected' });
+  const bad = one(`- { id: s, type: sysctl, values: { kernel.ostype: Plan9, kernel.nonexistent_key: 1 } }`);
+  const v = judgeScript(await runLocally(bad.script));
+  assert.equal(v.ok, false);
+  assert.match(v.message, /kernel\.ostype = Linux \(expected Plan9\)/);
+  assert.match(v.message, /kernel\.nonexistent_key/);
+});
+
+test('kernel-module: actions and expectations compile to modprobe / rmmod / lsmod', () => {
+  const load = one(`- { id: l, type: kernel-module, module: vexfs, action: load }`).script;
+  assert.match(load, /modprobe "\$m"/);
+  assert.match(load, /is not listed by lsmod/);
+  const unload = one(`- { id: u, type: kernel-module, module: vexfs, action: unload }`).script;
+  assert.match(unload, /rmmod "\$m"/);
+  assert.match(unload, /is still listed by lsmod/);
+  const info = one(`- { id: i, type: kernel-module, module: vexfs }`).script;
+  assert.match(info, /info=\$\(modinfo "\$m" 2>&1\)/);
+});
+
+test('kernel-module: a module the index names but whose file is gone is not available (fake modinfo)', async () => {
+  const dir = await tempDir('vx-mod-');
+  // modinfo answering from the index for a deleted file, as libkmod does.
+  await writeFile(join(dir, 'modinfo'), '#!/bin/sh\necho "filename:       /lib/modules/x/gone/loop.ko.xz"\necho "license:        GPL"\n');
+  await chmod(join(dir, 'modinfo'), 0o755);
+  const info = one(`- { id: i, type: kernel-module, module: loop }`);
+  const r = await run('bash', ['-c', info.script], { allowFailure: true, env: { PATH: `${dir}:${process.env.PATH}` } });
+  assert.deepEqual(judgeScript({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr }), { ok: false, message: 'modinfo loop: module file /lib/modules/x/gone/loop.ko.xz does not exist' });
+  await writeFile(join(dir, 'modinfo'), '#!/bin/sh\necho "filename:       (builtin)"\n');
+  const b = await run('bash', ['-c', info.script], { allowFailure: true, env: { PATH: `${dir}:${process.env.PATH}` } });
+  assert.equal(judgeScript({ exitCode: b.exitCode, stdout: b.stdout, stderr: b.stderr }).ok, true);
+});
+
+test('kernel-module script judges a missing module (run locally)', async () => {
+  const info = one(`- { id: i, type: kernel-module, module: vexfs_not_here_xyz }`);
+  const v = judgeScript(await runLocally(info.script));
+  assert.equal(v.ok, false);
+  assert.match(v.message, /modinfo vexfs_not_here_xyz/);
+});
+
+test('service and mount scripts are valid bash', async () => {
+  for (const y of [
+    `- { id: s, type: service, unit: vexfs.service, expect: { enabled: true, active: true } }`,
+    `- { id: m, type: mount, fstype: vexfs }`,
+    `- { id: m2, type: mount, fstype: tmpfs, target: /mnt/x, options: 'size=1m' }`,
+    `- { id: k, type: kernel-log }`,
+  ]) {
+    const r = await run('bash', ['-n', '-c', one(y).script], { allowFailure: true });
+    assert.equal(r.exitCode, 0, `${y}: ${r.stderr}`);
+  }
+});
+
+test('kernel-log: baseline from the engine, allowed flags masked', async () => {
+  const withBase = compileCheck(parseChecks(`- { id: k, type: kernel-log, allow_taint: [O, E] }`, 't')[0]!, { ...vars, taint_baseline: '4096' }).script;
+  assert.match(withBase, /^base=4096$/m);
+  assert.match(withBase, /bad=\$\(\( gained & ~12288 \)\)/);
+  const noBase = one(`- { id: k, type: kernel-log }`).script;
+  assert.match(noBase, /^base=\$now$/m);
+  // Runs here too (dmesg may be restricted: then only the taint part is judged).
+  const v = judgeScript(await runLocally(noBase));
+  assert.equal(typeof v.ok, 'boolean');
+});
+
+test('bad regular expressions are usage errors naming the check', () => {
+  assert.throws(() => one(`- { id: r, type: command, command: x, expect: { stdout_matches: '(' } }`), /check r: bad regular expression/);
+});
