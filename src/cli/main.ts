@@ -6,6 +6,12 @@ import { AbortedError } from '../errors.js';
 import { buildProgram } from './program.js';
 import { describeError, EXIT, exitCodeFor } from './exit-codes.js';
 
+// `vexfs-image --help | head` closes our stdout early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 async function main(argv: string[]): Promise<number> {
   const abort = abortOnSignals();
   let exitCode: number = EXIT.OK;

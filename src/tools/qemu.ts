@@ -71,6 +71,8 @@ export function qemuArgs(spec: VmSpec): string[] {
     const ro = share.readOnly ? ',readonly=on' : '';
     a.push('-virtfs', `local,path=${share.path},mount_tag=${share.mountTag},security_model=none,id=${share.mountTag}${ro}`);
   }
+  // SeaBIOS prints on the serial port too, so "no bootable device" is visible in serial.log.
+  if (!spec.kernel) a.push('-fw_cfg', 'name=etc/sercon-port,string=0x3f8');
   if (spec.kernel) a.push('-kernel', spec.kernel);
   if (spec.initrd) a.push('-initrd', spec.initrd);
   if (spec.append) a.push('-append', spec.append);

@@ -15,7 +15,17 @@ export function parseAge(value: string): number {
 }
 
 export function register(program: Command, ctx: CliContext): void {
-  const cache = program.command('cache').description('list or prune cached base images');
+  const cache = program
+    .command('cache')
+    .description('list or prune cached base images')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ vexfs-image cache list
+  $ vexfs-image cache prune --older-than 30d
+  $ vexfs-image cache prune --all --dry-run`,
+    );
   const dirOf = (o: { cacheDir?: string }): string => o.cacheDir ?? defaultCacheDir(ctx.env);
 
   cache

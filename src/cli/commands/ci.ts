@@ -45,7 +45,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('ci')
     .description('the CI pipeline: checks, build and validate every variant, artifacts (manifest, checksums, reports, logs), notification')
     .option('--variant <names>', 'variant(s) to build: repeat or comma-separate (default: every configured variant)', collect)
-    .option('-j, --jobs <n>', 'variants built and validated at the same time', intOption('--jobs'), DEFAULT_JOBS)
+    .option('-j, --jobs <n>', 'variants built and validated at the same time (each VM then gets cores/N vCPUs unless --cpus)', intOption('--jobs'), DEFAULT_JOBS)
     .option('--fail-fast', 'stop everything at the first failed variant (default: keep going and report all)')
     .option('--artifacts-dir <dir>', 'where images, build-manifest.json, checksums.sha256, reports and logs go', 'artifacts')
     .option('--force', 'replace the output of an earlier run in the artifacts directory')
@@ -56,7 +56,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--timeout <seconds>', 'deadline for each in-VM build (default: 1800)', intOption('--timeout'))
     .option('--no-cleanup', 'keep VM directories for debugging')
     .option('--memory <MiB>', 'build VM memory (default: 2048)', intOption('--memory', 512))
-    .option('--cpus <n>', 'build VM CPUs (default: 2)', intOption('--cpus'))
+    .option('--cpus <n>', 'vCPUs per VM, build and validation (default: 2; with --jobs N: cores/N)', intOption('--cpus'))
     .option('--disk-size <size>', 'virtual disk size (default: 10G)')
     .option('--config <file>', 'config file (default: <source>/vexfs-image.yaml)')
     .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)')
@@ -80,6 +80,7 @@ Examples:
     )
     .action(async (o: CiCliOptions) => {
       const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: quiet() }));
+      const tuning = { ...CI_VALIDATE_DEFAULTS, ...(o.bootTimeout ? { bootTimeoutS: o.bootTimeout } : {}), ...(o.sshTimeout ? { sshTimeoutS: o.sshTimeout } : {}) };
       try {
         const r = await runCi(
           {
@@ -102,12 +103,13 @@ Examples:
               noCleanup: !o.cleanup,
             },
             notifyUrl: o.notifyUrl,
+            validateTimeouts: tuning,
             env: ctx.env,
             cwd: process.cwd(),
             signal: ctx.signal,
             emit: renderer.sink,
           },
-          realDeps({ ...CI_VALIDATE_DEFAULTS, ...(o.bootTimeout ? { bootTimeoutS: o.bootTimeout } : {}), ...(o.sshTimeout ? { sshTimeoutS: o.sshTimeout } : {}) }),
+          realDeps(tuning),
         );
         renderer.done();
         ctx.stdout.write(o.json ? `${JSON.stringify(r.manifest, null, 2)}\n` : summaryText(r.manifest, r.artifactsDir));

@@ -31,7 +31,8 @@ export function finaliseStep(stageTimes: Record<string, number>): Step<BuildCont
       const qcow2 = join(dir, qcow2Name);
       const gz = join(dir, gzName);
 
-      await convertToQcow2(ctx.disk, qcow2, { signal: rt.signal, logFile: rt.logFile });
+      // zstd-compressed clusters: about a third of the size, and quick to write (QEMU >= 5.1 reads them).
+      await convertToQcow2(ctx.disk, qcow2, { compress: true, compressionType: 'zstd', signal: rt.signal, logFile: rt.logFile });
       const info = await imageInfo(qcow2);
       rt.info(`compacted image: ${formatBytes(info.actualSize)}`);
       await gzipFile(qcow2, gz, {
