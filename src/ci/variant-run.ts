@@ -1,0 +1,159 @@
+// One variant's way through the CI pipeline: build, then validate the image it produced.
+// Records everything (status, errors, step spans) in an ImageRecord; never throws.
+import type { BuildPlan } from '../config/load.js';
+import { AbortedError, isAbort } from '../errors.js';
+import type { EventSink, RunEvent } from '../pipeline/events.js';
+import type { ImageResult } from '../report/model.js';
+import type { BuildResult } from '../stages/build/index.js';
+import { imageBaseName } from '../stages/build/context.js';
+import { errorMessage } from '../ui/format.js';
+import type { ImageRecord, TimelineSpan } from './manifest.js';
+
+export type BuildFn = (plan: Readonly<BuildPlan>, opts: { signal: AbortSignal; emit: EventSink }) => Promise<BuildResult>;
+
+export interface ValidateTarget {
+  path: string;
+  variant: string;
+  version: string;
+}
+
+export type ValidateFn = (image: ValidateTarget, opts: { signal: AbortSignal; emit: EventSink; logsOutDir: string }) => Promise<ImageResult>;
+
+export function newImageRecord(variant: string, version: string): ImageRecord {
+  return {
+    variant,
+    name: imageBaseName(variant, version),
+    version,
+    status: 'cancelled',
+    build: { status: 'not-run', started_at: null, duration_ms: null },
+    validation: { status: 'not-run', started_at: null, duration_ms: null },
+    files: [],
+    stage_durations_ms: { build: {}, validate: {} },
+    timeline: [],
+    logs: null,
+  };
+}
+
+/**
+ * Wraps the outer sink for one variant's run: records step spans for the timeline, and
+ * forwards events with the variant in step ids and titles (parallel runs share one display).
+ */
+export function variantSink(variant: string, phase: TimelineSpan['phase'], outer: EventSink, spans: TimelineSpan[], now: () => number = Date.now): { sink: EventSink; logDir(): string | undefined } {
+  let logDir: string | undefined;
+  const local = (step: string): string => step.slice(step.lastIndexOf(':') + 1);
+  const sink: EventSink = (ev: RunEvent) => {
+    switch (ev.type) {
+      case 'run-start':
+        logDir = ev.logDir;
+        outer({ type: 'info', message: `[${variant}] ${ev.title} (logs: ${ev.logDir})` });
+        return;
+      case 'run-end':
+        return;
+      case 'step-start':
+        outer({ ...ev, step: `${variant}:${phase}:${local(ev.step)}`, title: `[${variant}] ${ev.title}` });
+        return;
+      case 'step-end':
+      case 'step-fail': {
+        const end = now();
+        spans.push({ phase, step: local(ev.step), start: new Date(end - ev.ms).toISOString(), duration_ms: ev.ms, status: ev.type === 'step-end' ? 'ok' : 'failed' });
+        outer({ ...ev, step: `${variant}:${phase}:${local(ev.step)}` });
+        return;
+      }
+      case 'step-skip':
+        spans.push({ phase, step: local(ev.step), start: new Date(now()).toISOString(), duration_ms: 0, status: 'skipped' });
+        outer({ ...ev, step: `${variant}:${phase}:${local(ev.step)}` });
+        return;
+      case 'cleanup-error':
+        outer({ ...ev, step: `${variant}:${phase}:${local(ev.step)}` });
+        return;
+      case 'info':
+      case 'warn':
+        outer({ ...ev, message: `[${variant}] ${ev.message}`, ...(ev.step ? { step: `${variant}:${phase}:${local(ev.step)}` } : {}) });
+        return;
+    }
+  };
+  return { sink, logDir: () => logDir };
+}
+
+export interface VariantRunOptions {
+  plan: Readonly<BuildPlan>;
+  record: ImageRecord;
+  build: BuildFn;
+  validate: ValidateFn;
+  signal: AbortSignal;
+  emit: EventSink;
+  validateLogsDir: string;
+  now?: () => number;
+}
+
+export interface VariantRunOutcome {
+  build?: BuildResult;
+  validation?: ImageResult;
+  /** The build's log directory (known from its first event, also when it failed). */
+  buildLogDir?: string;
+}
+
+/**
+ * The error for the manifest and the summary: the failed step first, and a failed command's
+ * long argument list shortened to its program (`ssh … did not finish within 143 s`).
+ */
+export function shortError(e: unknown, step?: string, n = 15): string {
+  const lines = errorMessage(e).split('\n').slice(0, n);
+  lines[0] = (lines[0] ?? '').replace(/^(\S+)\s.*?( did not finish within [\d.]+ s| exited with code \S+| was killed by \S+)/, '$1 …$2');
+  return `${step ? `${step}: ` : ''}${lines.join('\n')}`;
+}
+
+function failedStep(spans: readonly TimelineSpan[], phase: TimelineSpan['phase']): string | undefined {
+  return spans.filter((s) => s.phase === phase && s.status === 'failed').pop()?.step;
+}
+
+/** Builds and validates one variant, filling in opts.record. Never throws. */
+export async function runVariant(opts: VariantRunOptions): Promise<VariantRunOutcome> {
+  const now = opts.now ?? Date.now;
+  const r = opts.record;
+  const out: VariantRunOutcome = {};
+  const bs = variantSink(r.variant, 'build', opts.emit, r.timeline, now);
+  const t0 = now();
+  r.build.started_at = new Date(t0).toISOString();
+  try {
+    out.build = await opts.build(opts.plan, { signal: opts.signal, emit: bs.sink });
+    r.build.status = 'ok';
+  } catch (e) {
+    const cancelled = opts.signal.aborted || isAbort(e);
+    r.build.status = cancelled ? 'cancelled' : 'failed';
+    r.build.error = cancelled ? 'cancelled' : shortError(e, failedStep(r.timeline, 'build'));
+    r.status = cancelled ? 'cancelled' : 'build-failed';
+  } finally {
+    r.build.duration_ms = now() - t0;
+    out.buildLogDir = bs.logDir();
+    for (const s of r.timeline) if (s.phase === 'build') r.stage_durations_ms.build[s.step] = s.duration_ms;
+  }
+  if (!out.build) return out;
+  opts.emit({ type: 'info', message: `[${r.variant}] built ${out.build.artifacts.image} in ${(r.build.duration_ms / 1000).toFixed(0)} s` });
+
+  const vs = variantSink(r.variant, 'validate', opts.emit, r.timeline, now);
+  const t1 = now();
+  r.validation.started_at = new Date(t1).toISOString();
+  try {
+    if (opts.signal.aborted) throw new AbortedError();
+    const v = await opts.validate({ path: out.build.artifacts.image, variant: r.variant, version: r.version }, { signal: opts.signal, emit: vs.sink, logsOutDir: opts.validateLogsDir });
+    out.validation = v;
+    r.validation.status = v.status;
+    r.validation.summary = v.summary;
+    if (v.error) r.validation.error = `${v.error.kind} (${v.error.step}): ${v.error.message}`.split('\n')[0];
+    else if (v.status === 'failed') {
+      const bad = v.checks.filter((c) => c.severity === 'error' && (c.status === 'failed' || c.status === 'error'));
+      r.validation.error = `${bad.length} check(s) failed: ${bad.map((c) => `${c.id} (${c.message.split('\n')[0]})`).join('; ')}`.slice(0, 500);
+    }
+    r.status = v.status === 'passed' ? 'passed' : 'validation-failed';
+  } catch (e) {
+    const cancelled = opts.signal.aborted || isAbort(e);
+    r.validation.status = cancelled ? 'cancelled' : 'error';
+    r.validation.error = cancelled ? 'cancelled' : shortError(e, failedStep(r.timeline, 'validate'));
+    r.status = cancelled ? 'cancelled' : 'validation-failed';
+  } finally {
+    r.validation.duration_ms = now() - t1;
+    for (const s of r.timeline) if (s.phase === 'validate') r.stage_durations_ms.validate[s.step] = s.duration_ms;
+  }
+  return out;
+}
