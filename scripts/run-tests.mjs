@@ -19,9 +19,14 @@ function find(dir) {
   return out;
 }
 
+// The most expensive e2e file (two full image builds) runs last, so that everything else has
+// reported first.
+const LAST = ['ci.test.ts'];
+const byCost = (a, b) => Number(LAST.some((n) => a.endsWith(n))) - Number(LAST.some((n) => b.endsWith(n)));
+
 let files;
-if (args.length === 0) files = [...find(join(root, 'test/unit')), ...find(join(root, 'test/e2e'))];
-else if (args.length === 1 && (args[0] === 'unit' || args[0] === 'e2e')) files = find(join(root, 'test', args[0]));
+if (args.length === 0) files = [...find(join(root, 'test/unit')), ...find(join(root, 'test/e2e')).sort(byCost)];
+else if (args.length === 1 && (args[0] === 'unit' || args[0] === 'e2e')) files = find(join(root, 'test', args[0])).sort(byCost);
 else files = args;
 
 // E2E tests boot VMs under TCG on 2 cores: run test files one at a time.
