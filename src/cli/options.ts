@@ -1,9 +1,24 @@
 // Option parsers shared by subcommands: a bad value is a UsageError (exit 2) naming the flag.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 export function intOption(flag: string, min = 1): (value: string) => number {
   return (value: string) => {
     if (!/^\d+$/.test(value) || Number(value) < min) throw new InvalidArgumentError(`${flag} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
     return Number(value);
   };
+}
+
+/** The options of the build VM that `build` and `ci` share (same names, same parsing). */
+export function addBuildVmOptions(cmd: Command, help: { buildDir: string; timeout: string; cleanup: string; cpus: string }): Command {
+  return cmd
+    .option('--source <dir>', 'VexFS source tree with a vm-build target (default: the bundled examples/vexfs)')
+    .option('--base <spec>', 'base image: debian-13, debian-12, ubuntu-24.04, ubuntu-22.04, a path or a URL (default: debian-13)')
+    .option('--build-dir <dir>', help.buildDir)
+    .option('--timeout <seconds>', help.timeout, intOption('--timeout'))
+    .option('--no-cleanup', help.cleanup)
+    .option('--memory <MiB>', 'build VM memory (default: 2048)', intOption('--memory', 512))
+    .option('--cpus <n>', help.cpus, intOption('--cpus'))
+    .option('--disk-size <size>', 'virtual disk size (default: 10G)')
+    .option('--config <file>', 'config file (default: <source>/vexfs-image.yaml)')
+    .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)');
 }

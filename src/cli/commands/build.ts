@@ -5,7 +5,7 @@ import { buildImage } from '../../stages/build/index.js';
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import { formatBytes } from '../../ui/format.js';
 import type { CliContext } from '../context.js';
-import { intOption } from '../options.js';
+import { addBuildVmOptions } from '../options.js';
 
 interface BuildCliOptions {
   variant?: string;
@@ -45,23 +45,19 @@ export function toBuildFlags(o: BuildCliOptions): BuildFlags {
 }
 
 export function register(program: Command, ctx: CliContext): void {
-  program
+  const cmd = program
     .command('build')
     .description('build a VexFS image: boot a base image, build vexfs.ko and vexctl in the VM, finalise')
     .option('--variant <name>', 'minimal, development, production, or one from vexfs-image.yaml (default: production, env IMAGE_VARIANT)')
-    .option('--version <version>', 'VexFS version to stamp (default: 1.0.0, env VEXFS_VERSION)')
-    .option('--source <dir>', 'VexFS source tree with a vm-build target (default: the bundled examples/vexfs)')
-    .option('--base <spec>', 'base image: debian-13, debian-12, ubuntu-24.04, ubuntu-22.04, a path or a URL (default: debian-13)')
+    .option('--version <version>', 'VexFS version to stamp (default: 1.0.0, env VEXFS_VERSION)');
+  addBuildVmOptions(cmd, {
+    buildDir: 'working directory for VMs and logs (default: build)',
+    timeout: 'deadline for the in-VM work (default: 1800)',
+    cleanup: 'keep build/vm-<variant>/ (user-data, serial log, disk) for debugging',
+    cpus: 'build VM CPUs (default: 2)',
+  })
     .option('--output-dir <dir>', 'where finished images go (default: images)')
-    .option('--build-dir <dir>', 'working directory for VMs and logs (default: build)')
-    .option('--timeout <seconds>', 'deadline for the in-VM work (default: 1800)', intOption('--timeout'))
-    .option('--no-cleanup', 'keep build/vm-<variant>/ (user-data, serial log, disk) for debugging')
-    .option('--memory <MiB>', 'build VM memory (default: 2048)', intOption('--memory', 512))
-    .option('--cpus <n>', 'build VM CPUs (default: 2)', intOption('--cpus'))
-    .option('--disk-size <size>', 'virtual disk size (default: 10G)')
     .option('--force', 'replace an existing image of the same name')
-    .option('--config <file>', 'config file (default: <source>/vexfs-image.yaml)')
-    .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)')
     .option('--json', 'print the result as JSON on stdout')
     .addHelpText(
       'after',

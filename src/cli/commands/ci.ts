@@ -9,7 +9,7 @@ import { runCi } from '../../ci/orchestrator.js';
 import { summaryText } from '../../ci/summary.js';
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import type { CliContext } from '../context.js';
-import { intOption } from '../options.js';
+import { addBuildVmOptions, intOption } from '../options.js';
 
 /** Measured on the 2-core TCG reference machine (docs/ci.md): two VMs at once were not faster. */
 export const DEFAULT_JOBS = 1;
@@ -49,17 +49,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--fail-fast', 'stop everything at the first failed variant (default: keep going and report all)')
     .option('--artifacts-dir <dir>', 'where images, build-manifest.json, checksums.sha256, reports and logs go', 'artifacts')
     .option('--force', 'replace the output of an earlier run in the artifacts directory')
-    .option('--version <version>', 'VexFS version (default: VEXFS_VERSION, else the tag CI_TAG=v1.2.3 -> 1.2.3, else the config)')
-    .option('--source <dir>', 'VexFS source tree with a vm-build target (default: the bundled examples/vexfs)')
-    .option('--base <spec>', 'base image (default: debian-13)')
-    .option('--build-dir <dir>', 'working directory for VMs (default: build)')
-    .option('--timeout <seconds>', 'deadline for each in-VM build (default: 1800)', intOption('--timeout'))
-    .option('--no-cleanup', 'keep VM directories for debugging')
-    .option('--memory <MiB>', 'build VM memory (default: 2048)', intOption('--memory', 512))
-    .option('--cpus <n>', 'vCPUs per VM, build and validation (default: 2; with --jobs N: cores/N)', intOption('--cpus'))
-    .option('--disk-size <size>', 'virtual disk size (default: 10G)')
-    .option('--config <file>', 'config file (default: <source>/vexfs-image.yaml)')
-    .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)')
+    .option('--version <version>', 'VexFS version (default: VEXFS_VERSION, else the tag CI_TAG=v1.2.3 -> 1.2.3, else the config)');
+  addBuildVmOptions(ci, {
+    buildDir: 'working directory for VMs (default: build)',
+    timeout: 'deadline for each in-VM build (default: 1800)',
+    cleanup: 'keep VM directories for debugging',
+    cpus: 'vCPUs per VM, build and validation (default: 2; with --jobs N: cores/N)',
+  })
     .option('--boot-timeout <seconds>', `validation: seconds to SSH-ready (default: ${CI_VALIDATE_DEFAULTS.bootTimeoutS})`, intOption('--boot-timeout'))
     .option('--ssh-timeout <seconds>', `validation: seconds per guest command (default: ${CI_VALIDATE_DEFAULTS.sshTimeoutS})`, intOption('--ssh-timeout'))
     .option('--notify-url <url>', 'POST a JSON summary (Slack-compatible "text") here (default: VEXFS_NOTIFY_URL)')

@@ -1,7 +1,7 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, writeFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tempDir } from '../../helpers/fs.js';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bootChart, renderHtml } from '../../../src/report/html.js';
 import { renderJson } from '../../../src/report/json.js';
@@ -9,13 +9,6 @@ import { renderMarkdown } from '../../../src/report/markdown.js';
 import { parseFormats, writeReports } from '../../../src/report/write.js';
 import { fixtureReport } from './fixture.js';
 
-const temps: string[] = [];
-after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
-async function tempDir(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
 
 test('JSON: round-trips to the same object, with the documented top-level keys', () => {
   const r = fixtureReport();

@@ -1,19 +1,12 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, writeFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tempDir } from '../../helpers/fs.js';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../../src/tools/exec.js';
 import { parseChecks } from '../../../src/validate/checks.js';
 import { compileCheck, escapeRegExp, judgeScript, substitute, taintLetters, taintMask, type CheckVars } from '../../../src/validate/compile.js';
 
-const temps: string[] = [];
-after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
-async function tempDir(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
 
 const vars: CheckVars = { version: '1.0.0+git', variant: 'minimal', name: 'vexfs-minimal-1.0.0+git' };
 

@@ -1,19 +1,12 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, writeFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tempDir } from '../../helpers/fs.js';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { identifyImage, identityFromName, resolveImagePaths } from '../../../src/validate/discover.js';
 import { parseCloudInitResult } from '../../../src/validate/image.js';
 import { validationSeed, VALIDATION_USER } from '../../../src/validate/seed.js';
 
-const temps: string[] = [];
-after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
-async function tempDir(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
 
 async function imagesDir() {
   const root = await tempDir('vx-disc-');
