@@ -128,8 +128,10 @@ describe('validate a built image', { timeout: 90 * 60_000 }, () => {
       'module-info': 'failed:error', // modinfo: the module file is gone
       'vexfs-service-enabled': 'failed:warning',
       'vexfs-service-active': 'failed:error',
-      'systemd-failed': 'failed:error', // systemd-modules-load.service cannot load vexfs
     };
+    // systemd-failed still passes: systemd-modules-load only logs a module it cannot find, and
+    // the disabled vexfs.service never ran (observed on Debian 13, systemd 257).
+    assert.equal(s['systemd-failed'], 'passed');
     const expectedSkips = ['module-load', 'module-listed', 'proc-filesystems', 'vexctl-status', 'mount-rw', 'module-unload'];
     for (const [id, st] of Object.entries(expectedFailures)) assert.equal(s[id], st, id);
     for (const id of expectedSkips) assert.equal(s[id], 'skipped', id);
