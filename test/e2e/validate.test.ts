@@ -143,7 +143,7 @@ describe('validate a built image', { timeout: 90 * 60_000 }, () => {
     const junit = await readFile(join(reportDir, 'junit.xml'), 'utf8');
     assert.deepEqual(
       { failures: junitCounts(junit).failures, skipped: junitCounts(junit).skipped },
-      { failures: 3, skipped: expectedSkips.length },
+      { failures: 2, skipped: expectedSkips.length }, // module-info, vexfs-service-active; the warning is not a JUnit failure,
     );
     assert.match(junit, /<testcase name="module-info" classname="minimal\.vexfs" time="[\d.]+">\s*<failure message="modinfo vexfs/);
     const md = await readFile(join(reportDir, 'summary.md'), 'utf8');
