@@ -11,6 +11,7 @@
 // Set VEXFS_E2E_SKIP_BUILD=1 to skip building (then 1 and 2 run only with VEXFS_E2E_IMAGE).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { stripVTControlCharacters } from 'node:util';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -150,7 +151,8 @@ describe('validate a built image', { timeout: 90 * 60_000 }, () => {
     assert.match(md, /❌ failed/);
     assert.match(md, /`vexfs-service-active`.*\| error \| ❌ failed \| vexfs\.service is inactive/);
     assert.ok((await readFile(join(work, 'step-summary.md'), 'utf8')).includes('## VexFS image validation'));
-    assert.match(r.stdout, /FAILED .*module-info/s);
+    // CI=true turns colours on (picocolors): compare the text without escape codes.
+    assert.match(stripVTControlCharacters(r.stdout), /FAILED .*module-info/s);
   });
 });
 
