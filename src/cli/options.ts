@@ -1,5 +1,6 @@
 // Option parsers shared by subcommands: a bad value is a UsageError (exit 2) naming the flag.
 import { InvalidArgumentError, type Command } from 'commander';
+import type { BuildFlags } from '../config/load.js';
 
 export function intOption(flag: string, min = 1): (value: string) => number {
   return (value: string) => {
@@ -21,4 +22,33 @@ export function addBuildVmOptions(cmd: Command, help: { buildDir: string; timeou
     .option('--disk-size <size>', 'virtual disk size (default: 10G)')
     .option('--config <file>', 'config file (default: <source>/vexfs-image.yaml)')
     .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)');
+}
+
+/** What addBuildVmOptions parses (commander's --no-cleanup gives cleanup: boolean). */
+export interface BuildVmCliOptions {
+  source?: string;
+  base?: string;
+  buildDir?: string;
+  timeout?: number;
+  cleanup: boolean;
+  memory?: number;
+  cpus?: number;
+  diskSize?: string;
+  config?: string;
+  cacheDir?: string;
+}
+
+export function buildVmFlags(o: BuildVmCliOptions): Pick<BuildFlags, 'source' | 'base' | 'buildDir' | 'timeout' | 'memory' | 'cpus' | 'diskSize' | 'config' | 'cacheDir' | 'noCleanup'> {
+  return {
+    source: o.source,
+    base: o.base,
+    buildDir: o.buildDir,
+    timeout: o.timeout,
+    memory: o.memory,
+    cpus: o.cpus,
+    diskSize: o.diskSize,
+    config: o.config,
+    cacheDir: o.cacheDir,
+    noCleanup: !o.cleanup,
+  };
 }

@@ -5,7 +5,7 @@ import { buildImage } from '../../stages/build/index.js';
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import { formatBytes } from '../../ui/format.js';
 import type { CliContext } from '../context.js';
-import { addBuildVmOptions } from '../options.js';
+import { addBuildVmOptions, buildVmFlags } from '../options.js';
 
 interface BuildCliOptions {
   variant?: string;
@@ -27,19 +27,10 @@ interface BuildCliOptions {
 
 export function toBuildFlags(o: BuildCliOptions): BuildFlags {
   return {
+    ...buildVmFlags(o),
     variant: o.variant,
     version: o.version,
-    source: o.source,
-    base: o.base,
     outputDir: o.outputDir,
-    buildDir: o.buildDir,
-    timeout: o.timeout,
-    memory: o.memory,
-    cpus: o.cpus,
-    diskSize: o.diskSize,
-    config: o.config,
-    cacheDir: o.cacheDir,
-    noCleanup: !o.cleanup,
     force: o.force ?? false,
   };
 }

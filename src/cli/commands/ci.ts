@@ -9,7 +9,7 @@ import { runCi } from '../../ci/orchestrator.js';
 import { summaryText } from '../../ci/summary.js';
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import type { CliContext } from '../context.js';
-import { addBuildVmOptions, intOption } from '../options.js';
+import { addBuildVmOptions, buildVmFlags, intOption } from '../options.js';
 
 /** Measured on the 2-core TCG reference machine (docs/ci.md): two VMs at once were not faster. */
 export const DEFAULT_JOBS = 1;
@@ -86,18 +86,7 @@ Examples:
             artifactsDir: resolve(o.artifactsDir),
             force: o.force ?? false,
             version: o.version,
-            buildFlags: {
-              source: o.source,
-              base: o.base,
-              buildDir: o.buildDir,
-              timeout: o.timeout,
-              memory: o.memory,
-              cpus: o.cpus,
-              diskSize: o.diskSize,
-              config: o.config,
-              cacheDir: o.cacheDir,
-              noCleanup: !o.cleanup,
-            },
+            buildFlags: buildVmFlags(o),
             notifyUrl: o.notifyUrl,
             validateTimeouts: tuning,
             env: ctx.env,
