@@ -5,23 +5,13 @@ import { buildImage } from '../../stages/build/index.js';
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import { formatBytes } from '../../ui/format.js';
 import type { CliContext } from '../context.js';
-import { addBuildVmOptions, buildVmFlags } from '../options.js';
+import { addBuildVmOptions, buildVmFlags, type BuildVmCliOptions } from '../options.js';
 
-interface BuildCliOptions {
+interface BuildCliOptions extends BuildVmCliOptions {
   variant?: string;
   version?: string;
-  source?: string;
-  base?: string;
   outputDir?: string;
-  buildDir?: string;
-  timeout?: number;
-  cleanup: boolean;
-  memory?: number;
-  cpus?: number;
-  diskSize?: string;
   force?: boolean;
-  config?: string;
-  cacheDir?: string;
   json?: boolean;
 }
 

@@ -9,28 +9,18 @@ import { runCi } from '../../ci/orchestrator.js';
 import { summaryText } from '../../ci/summary.js';
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import type { CliContext } from '../context.js';
-import { addBuildVmOptions, buildVmFlags, intOption } from '../options.js';
+import { addBuildVmOptions, buildVmFlags, intOption, type BuildVmCliOptions } from '../options.js';
 
 /** Measured on the 2-core TCG reference machine (docs/ci.md): two VMs at once were not faster. */
 export const DEFAULT_JOBS = 1;
 
-export interface CiCliOptions {
+export interface CiCliOptions extends BuildVmCliOptions {
   variant?: string[];
   jobs: number;
   failFast?: boolean;
   artifactsDir: string;
   force?: boolean;
   version?: string;
-  source?: string;
-  base?: string;
-  buildDir?: string;
-  timeout?: number;
-  cleanup: boolean;
-  memory?: number;
-  cpus?: number;
-  diskSize?: string;
-  config?: string;
-  cacheDir?: string;
   bootTimeout?: number;
   sshTimeout?: number;
   notifyUrl?: string;
