@@ -21,7 +21,8 @@ export function addBuildVmOptions(cmd: Command, help: { buildDir: string; timeou
     .option('--cpus <n>', help.cpus, intOption('--cpus'))
     .option('--disk-size <size>', 'virtual disk size (default: 10G)')
     .option('--config <file>', 'config file (default: <source>/vexfs-image.yaml)')
-    .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)');
+    .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)')
+    .option('--no-preinstall', 'install the packages with apt inside the build VM, as with a downloaded cloud image, instead of baking them into a Debian base built here');
 }
 
 /** What addBuildVmOptions parses (commander's --no-cleanup gives cleanup: boolean). */
@@ -36,9 +37,10 @@ export interface BuildVmCliOptions {
   diskSize?: string;
   config?: string;
   cacheDir?: string;
+  preinstall: boolean;
 }
 
-export function buildVmFlags(o: BuildVmCliOptions): Pick<BuildFlags, 'source' | 'base' | 'buildDir' | 'timeout' | 'memory' | 'cpus' | 'diskSize' | 'config' | 'cacheDir' | 'noCleanup'> {
+export function buildVmFlags(o: BuildVmCliOptions): Pick<BuildFlags, 'source' | 'base' | 'buildDir' | 'timeout' | 'memory' | 'cpus' | 'diskSize' | 'config' | 'cacheDir' | 'noCleanup' | 'preinstall'> {
   return {
     source: o.source,
     base: o.base,
@@ -50,5 +52,7 @@ export function buildVmFlags(o: BuildVmCliOptions): Pick<BuildFlags, 'source' | 
     config: o.config,
     cacheDir: o.cacheDir,
     noCleanup: !o.cleanup,
+    // Only an explicit --no-preinstall overrides the config file.
+    preinstall: o.preinstall ? undefined : false,
   };
 }

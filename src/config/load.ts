@@ -9,6 +9,7 @@ import { defaultCacheDir, EXAMPLE_SOURCE } from '../paths.js';
 import { checkVariantName, checkVersion, parseSize } from './names.js';
 import { ConfigFileSchema, type CheckDef, type ConfigFile, type VariantDef } from './schema.js';
 import { BUILTIN_VARIANTS, DEFAULT_BASE_PACKAGES, DEFAULT_TOOLCHAIN_PACKAGES } from './variants.js';
+import { DEBIAN_PRESETS } from '../base/presets.js';
 
 export const CONFIG_FILE_NAME = 'vexfs-image.yaml';
 
@@ -39,6 +40,8 @@ export interface ConfigFlags {
   cpus?: number;
   timeout?: number;
   cacheDir?: string;
+  /** false: install packages with apt inside the build VM even when the base is built here. */
+  preinstall?: boolean;
 }
 
 export interface LoadedConfig {
@@ -148,6 +151,11 @@ export interface BuildPlan {
   timeoutS: number;
   buildCommand: string;
   basePackages: readonly string[];
+  /**
+   * Packages baked into the base when it is built here from Debian packages (native speed on the
+   * host instead of apt under emulation); empty when the guest installs them with apt.
+   */
+  preinstall: readonly string[];
   /** Purged after the build by variants without keep_toolchain (dpkg-query patterns). */
   toolchainPackages: readonly string[];
   cacheDir: string;
@@ -196,12 +204,15 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
   if (!Number.isInteger(timeoutS) || timeoutS < 1) throw new UsageError(`invalid --timeout ${timeoutS}: a whole number of seconds`);
   const diskSizeBytes = parseSize(pick(flags.diskSize, f.disk_size, DEFAULTS.diskSize));
   if (diskSizeBytes < 2 * 2 ** 30) throw new UsageError('invalid --disk-size: at least 2G');
+  const base = pick(flags.base, f.base, DEFAULTS.base);
+  const basePackages = Object.freeze([...(f.base_packages ?? DEFAULT_BASE_PACKAGES)]);
+  const preinstall = pick(flags.preinstall, f.preinstall_packages, true) && isDebianPreset(base);
   return Object.freeze({
     variantName,
     variant,
     version,
     sourceDir: cfg.sourceDir,
-    base: pick(flags.base, f.base, DEFAULTS.base),
+    base,
     outputDir: abs(pick(flags.outputDir, f.output_dir, DEFAULTS.outputDir)),
     buildDir: abs(pick(flags.buildDir, f.build_dir, DEFAULTS.buildDir)),
     diskSizeBytes,
@@ -209,10 +220,16 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
     cpus,
     timeoutS,
     buildCommand: pick(f.build_command, DEFAULTS.buildCommand),
-    basePackages: Object.freeze([...(f.base_packages ?? DEFAULT_BASE_PACKAGES)]),
+    basePackages,
+    preinstall: Object.freeze(preinstall ? [...new Set([...basePackages, ...variant.packages])] : []),
     toolchainPackages: Object.freeze([...(f.toolchain_packages ?? DEFAULT_TOOLCHAIN_PACKAGES)]),
     cacheDir: flags.cacheDir ? abs(flags.cacheDir) : defaultCacheDir(env),
     noCleanup: flags.noCleanup ?? false,
     force: flags.force ?? false,
   });
+}
+
+/** A base vexfs-image builds itself from Debian packages (and so can build with packages in it). */
+function isDebianPreset(base: string): boolean {
+  return Object.hasOwn(DEBIAN_PRESETS, base);
 }

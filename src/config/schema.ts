@@ -168,6 +168,11 @@ export const ConfigFileSchema = z
     build_command: z.string().optional(),
     /** Packages every variant installs (build toolchain and kernel headers). */
     base_packages: z.array(z.string()).optional(),
+    /**
+     * Install base_packages and the variant's packages into a Debian base built here (mmdebstrap on
+     * the host, cached per package set) instead of with apt inside the emulated build VM.
+     */
+    preinstall_packages: z.boolean().optional(),
     /** Packages (dpkg-query patterns) purged after the build unless the variant keeps the toolchain. */
     toolchain_packages: z.array(z.string()).optional(),
     variants: z.record(z.string().regex(VARIANT_RE, `a variant name matching ${VARIANT_RE.source}`), VariantSchema).optional(),

@@ -43,6 +43,8 @@ test('build --variant minimal produces a verified image, checksums and a complet
   assert.equal(m.version, built.version);
   assert.match(m.base.sha256, /^[0-9a-f]{64}$/);
   assert.equal(m.base.spec, 'debian-13');
+  // The toolchain was built into the base on the host, then purged from the minimal image.
+  assert.ok(m.base.preinstalled_packages.includes('linux-headers-cloud-amd64'), JSON.stringify(m.base));
   assert.match(m.kernel, /^6\.12\.\S+-cloud-amd64$/);
   assert.equal(m.module.vermagic.split(' ')[0], m.kernel);
   assert.match(m.module.sha256, /^[0-9a-f]{64}$/);

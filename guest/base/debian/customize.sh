@@ -54,6 +54,24 @@ done
 mkdir -p "$root/etc/systemd/system-generators"
 ln -sf /dev/null "$root/etc/systemd/system-generators/systemd-ssh-generator"
 
+# A small initramfs: only what finds and mounts the root disk of a QEMU (or cloud) VM.
+# MODULES=most packs ~18 MB that the kernel unpacks and udev probes on every boot (~5 s
+# under TCG); MODULES=dep would look at the build host's disks from this chroot.
+sed -i 's/^MODULES=.*/MODULES=list/' "$root/etc/initramfs-tools/initramfs.conf"
+cat >> "$root/etc/initramfs-tools/modules" <<'MODULES'
+virtio_blk
+virtio_scsi
+sd_mod
+nvme
+MODULES
+chroot "$root" update-initramfs -u -k all >/dev/null
+
+# Do the first-boot "ConditionNeedsUpdate" work now (ld.so cache, journal catalog) and mark
+# /etc and /var as up to date with /usr, as systemd-update-done would on first boot.
+chroot "$root" ldconfig
+chroot "$root" journalctl --update-catalog >/dev/null 2>&1 || true
+touch -r "$root/usr" "$root/etc/.updated" "$root/var/.updated"
+
 # Boot loader: GRUB for BIOS, core image made here, written after sector 0 by the
 # builder (src/base/debian.ts) together with the first 440 bytes of boot.img.
 mkdir -p "$root/boot/grub/i386-pc"

@@ -10,7 +10,15 @@ export const baseImageStep: Step<BuildContext> = {
   name: 'base-image',
   title: 'Base image',
   async run(ctx, rt) {
-    const base = await resolveBase(ctx.plan.base, { cacheDir: ctx.plan.cacheDir, signal: rt.signal, logFile: rt.logFile, onInfo: rt.info });
+    const preinstall = ctx.plan.preinstall;
+    if (preinstall.length > 0) rt.info(`packages built into the base: ${preinstall.join(' ')}`);
+    const base = await resolveBase(ctx.plan.base, {
+      cacheDir: ctx.plan.cacheDir,
+      signal: rt.signal,
+      logFile: rt.logFile,
+      onInfo: rt.info,
+      debian: { extraPackages: preinstall },
+    });
     ctx.base = { path: base.path, format: base.format, digest: base.digest, source: base.source };
     rt.info(`base ${ctx.plan.base}: ${base.path}`);
     ctx.disk = join(ctx.vmDir, 'disk.qcow2');

@@ -10,7 +10,8 @@ export interface ImageManifest {
   build_date: string;
   tool: { name: 'vexfs-image'; version: string; host_tools: Record<string, string> };
   accelerator: string | undefined;
-  base: { spec: string; path: string; source: string; sha256: string };
+  /** preinstalled_packages: built into the base on the host (mmdebstrap), not installed by apt in the VM. */
+  base: { spec: string; path: string; source: string; sha256: string; preinstalled_packages: string[] };
   source: { path: string; commit: string | null; transport: string | null };
   kernel: string | null;
   module: { vermagic: string | null; sha256: string | null; version: string | null };
@@ -41,7 +42,7 @@ export function buildManifest(ctx: BuildContext, files: ManifestFiles, stageTime
     build_date: ctx.startedAt.toISOString(),
     tool: { name: 'vexfs-image', version: PACKAGE_VERSION, host_tools: ctx.toolVersions },
     accelerator: ctx.accel,
-    base: { spec: ctx.plan.base, path: ctx.base?.path ?? '', source: ctx.base?.source ?? '', sha256: (ctx.base?.digest ?? '').replace(/^sha256:/, '') },
+    base: { spec: ctx.plan.base, path: ctx.base?.path ?? '', source: ctx.base?.source ?? '', sha256: (ctx.base?.digest ?? '').replace(/^sha256:/, ''), preinstalled_packages: [...ctx.plan.preinstall] },
     source: { path: ctx.plan.sourceDir, commit: ctx.sourceCommit ?? null, transport: g.sourceTransport ?? null },
     kernel: g.kernel ?? null,
     module: { vermagic: g.vermagic ?? null, sha256: g.moduleSha256 ?? null, version: g.moduleVersion ?? null },
@@ -69,6 +70,7 @@ export function manifestText(m: ImageManifest): string {
     `VexFS version:    ${m.version}`,
     `Build date:       ${m.build_date}`,
     `Base image:       ${m.base.spec} (sha256 ${m.base.sha256})`,
+    `Preinstalled:     ${m.base.preinstalled_packages.length ? m.base.preinstalled_packages.join(' ') : 'none (apt in the build VM)'}`,
     `Kernel:           ${m.kernel ?? 'unknown'}`,
     `Module vermagic:  ${m.module.vermagic ?? 'unknown'}`,
     `vexfs.ko sha256:  ${m.module.sha256 ?? 'unknown'}`,

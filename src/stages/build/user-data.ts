@@ -58,8 +58,10 @@ export function templateVars(plan: Pick<BuildPlan, 'version' | 'variantName' | '
 
 export const BUILD_DPKG_UNSAFE_IO = '/etc/dpkg/dpkg.cfg.d/90-vexfs-image-build-unsafe-io';
 
-export function buildUserData(plan: Pick<BuildPlan, 'basePackages' | 'variant'>, publicKey: string, files: GuestFile[]): Record<string, unknown> {
+export function buildUserData(plan: Pick<BuildPlan, 'basePackages' | 'variant' | 'preinstall'>, publicKey: string, files: GuestFile[]): Record<string, unknown> {
   const packages = [...new Set([...plan.basePackages, ...plan.variant.packages])];
+  // Packages already in the base (plan.preinstall) need neither an index refresh nor apt.
+  const missing = packages.filter((p) => !plan.preinstall.includes(p));
   return {
     users: [
       {
@@ -76,9 +78,9 @@ export function buildUserData(plan: Pick<BuildPlan, 'basePackages' | 'variant'>,
     disable_root: true,
     // No recommends, no translations: the toolchain alone, not 300 MB of suggestions.
     apt: { conf: 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\nAcquire::Languages "none";\n' },
-    package_update: true,
+    package_update: missing.length > 0,
     package_upgrade: false,
-    packages,
+    ...(missing.length > 0 ? { packages: missing } : {}),
     write_files: [
       ...files.map((f) => ({ path: f.path, content: f.content, permissions: f.permissions, owner: 'root:root' })),
       // Build-time only (golden-cleanup.sh removes it): dpkg's per-file fsync is very slow under

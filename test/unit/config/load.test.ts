@@ -85,6 +85,17 @@ describe('resolveBuildPlan precedence: flags > env > file > defaults', () => {
     assert.equal(p.version, '3.0.0-file');
   });
 
+  test('preinstall: the packages go into a Debian base built here, unless disabled or the base is downloaded', () => {
+    const t = tree();
+    const expected = [...DEFAULT_BASE_PACKAGES, ...BUILTIN_VARIANTS.production!.packages];
+    assert.deepEqual(plan({}, {}, t).preinstall, expected);
+    assert.deepEqual(plan({ base: 'debian-12' }, {}, t).preinstall, expected);
+    assert.deepEqual(plan({ preinstall: false }, {}, t).preinstall, []);
+    assert.deepEqual(plan({ base: 'ubuntu-24.04' }, {}, t).preinstall, []);
+    assert.deepEqual(plan({ base: '/some/image.qcow2' }, {}, t).preinstall, []);
+    assert.deepEqual(plan({}, {}, tree('preinstall_packages: false\n')).preinstall, []);
+  });
+
   test('the plan is frozen', () => {
     const p = plan({}, {}, tree());
     assert.ok(Object.isFrozen(p));

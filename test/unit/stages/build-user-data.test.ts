@@ -10,6 +10,7 @@ const plan = {
   variantName: 'development',
   variant: BUILTIN_VARIANTS.development!,
   basePackages: DEFAULT_BASE_PACKAGES,
+  preinstall: [] as string[],
 };
 
 test('templates substitute every variable and refuse unknown ones', () => {
@@ -55,4 +56,17 @@ test('user-data: key-only build user, packages of base and variant, service enab
   const wf = doc.write_files as Array<{ path: string; content: string }>;
   // Multi-line file contents survive the YAML round trip byte for byte.
   assert.equal(wf.find((f) => f.path === '/etc/systemd/system/vexfs.service')!.content, files.find((f) => f.path === '/etc/systemd/system/vexfs.service')!.content);
+});
+
+test('user-data: packages already built into the base are neither refreshed nor installed by apt', () => {
+  const all = [...DEFAULT_BASE_PACKAGES, ...BUILTIN_VARIANTS.development!.packages];
+  const baked = buildUserData({ ...plan, preinstall: all }, 'ssh-ed25519 AAAAkey test', []);
+  assert.equal(baked.package_update, false);
+  assert.ok(!('packages' in baked));
+  const partly = buildUserData({ ...plan, preinstall: [...DEFAULT_BASE_PACKAGES] }, 'ssh-ed25519 AAAAkey test', []);
+  assert.equal(partly.package_update, true);
+  assert.deepEqual(partly.packages, [...BUILTIN_VARIANTS.development!.packages]);
+  const none = buildUserData(plan, 'ssh-ed25519 AAAAkey test', []);
+  assert.equal(none.package_update, true);
+  assert.deepEqual(none.packages, all);
 });
