@@ -1,4 +1,5 @@
 // The one place errors become exit codes: 0 ok, 1 the job failed, 2 bad usage/input, 130 interrupted.
+import { constants } from 'node:os';
 import { CommanderError } from 'commander';
 import { AbortedError, UsageError, VexfsImageError } from '../errors.js';
 
@@ -12,6 +13,16 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return EXIT.USAGE;
   if (err instanceof AbortedError) return EXIT.INTERRUPTED;
   return EXIT.FAILED;
+}
+
+/**
+ * The status of a child we stand in for (`vexfs-image ssh` exits with ssh's, i.e. the remote
+ * command's): its exit code, or 128 + the signal number, like a shell reports it.
+ */
+export function childExitCode(exitCode: number | null, signal: string | null): number {
+  if (exitCode !== null) return exitCode;
+  const n = signal ? constants.signals[signal as NodeJS.Signals] : undefined;
+  return n ? 128 + n : EXIT.FAILED;
 }
 
 export function describeError(err: unknown, verbose = false): string {

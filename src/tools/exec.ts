@@ -1,7 +1,8 @@
 // The only module that starts child processes (ARCHITECTURE.md, "one place spawns").
 // stdin is /dev/null unless input is given; output is captured and optionally appended to a
 // log file; a timeout or an aborted signal sends SIGTERM, then SIGKILL after a grace period;
-// every live child is killed when this process exits.
+// every live child is killed when this process exits. runAttached is the one exception: it
+// hands the terminal to the child (interactive ssh).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
@@ -251,4 +252,50 @@ export async function run(cmd: string, args: string[], opts: ExecOptions = {}): 
 /** 0.3 s, 12 s, 1228 s: whole seconds once it is more than a few. */
 function formatSeconds(ms: number): string {
   return ms < 10_000 ? `${ms / 1000} s` : `${Math.round(ms / 1000)} s`;
+}
+
+export interface AttachedResult {
+  exitCode: number | null;
+  signal: string | null;
+}
+
+/**
+ * Runs a command on this process's own stdin/stdout/stderr (an interactive `ssh`) and resolves
+ * with how it ended; a non-zero exit is not an error, the caller passes it on. The child stays
+ * in our process group, so it can read the terminal and gets Ctrl-C from it directly; an
+ * aborted signal (SIGTERM to us) is forwarded as SIGTERM, then SIGKILL after the grace period.
+ */
+export async function runAttached(cmd: string, args: string[], opts: Pick<ExecOptions, 'cwd' | 'env' | 'signal' | 'killGraceMs'> = {}): Promise<AttachedResult> {
+  installExitHook();
+  const command = [cmd, ...args];
+  if (opts.signal?.aborted) throw new AbortedError(`interrupted before ${cmd} started`);
+  // Not childEnv(): the user's locale is theirs, and the remote shell inherits it through ssh.
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  const child = spawn(cmd, args, { cwd: opts.cwd, env, stdio: 'inherit' });
+  live.add(child);
+  let killTimer: NodeJS.Timeout | undefined;
+  const onAbort = (): void => {
+    child.kill('SIGTERM');
+    killTimer = setTimeout(() => child.kill('SIGKILL'), opts.killGraceMs ?? 5000);
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const { code, sig, spawnError } = await new Promise<{ code: number | null; sig: string | null; spawnError?: Error }>((resolve) => {
+    child.on('error', (e) => resolve({ code: null, sig: null, spawnError: e }));
+    child.on('close', (c, s) => resolve({ code: c, sig: s }));
+  });
+  live.delete(child);
+  if (killTimer) clearTimeout(killTimer);
+  opts.signal?.removeEventListener('abort', onAbort);
+  if (spawnError) {
+    const enoent = (spawnError as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new CommandError(command, null, null, enoent ? `${cmd}: command not found` : spawnError.message, {
+      cause: spawnError,
+      hint: enoent ? 'run `vexfs-image doctor` to see which host tools are missing' : undefined,
+    });
+  }
+  return { exitCode: code, signal: sig };
 }

@@ -118,8 +118,13 @@ export class Vm {
     readonly logFile: string | undefined,
   ) {}
 
-  static async start(spec: VmSpec, opts: { signal?: AbortSignal; logFile?: string; binary?: string } = {}): Promise<Vm> {
-    const proc = spawnProcess(opts.binary ?? 'qemu-system-x86_64', qemuArgs(spec), { logFile: opts.logFile, signal: opts.signal });
+  /**
+   * opts.prefix runs QEMU through a wrapper that execs it (same pid), e.g. `setpriv --pdeathsig
+   * KILL --` so that QEMU dies with a foreground `run` even when that is SIGKILLed.
+   */
+  static async start(spec: VmSpec, opts: { signal?: AbortSignal; logFile?: string; binary?: string; prefix?: string[] } = {}): Promise<Vm> {
+    const argv = [...(opts.prefix ?? []), opts.binary ?? 'qemu-system-x86_64', ...qemuArgs(spec)];
+    const proc = spawnProcess(argv[0]!, argv.slice(1), { logFile: opts.logFile, signal: opts.signal });
     const vm = new Vm(spec, proc, opts.logFile);
     try {
       vm.qmp = await Promise.race([

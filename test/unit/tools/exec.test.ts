@@ -2,7 +2,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lastLines, liveChildren, run, spawnProcess, type SpawnedProcess } from '../../../src/tools/exec.js';
+import { lastLines, liveChildren, run, runAttached, spawnProcess, type SpawnedProcess } from '../../../src/tools/exec.js';
 import { AbortedError, CommandError, TimeoutError } from '../../../src/errors.js';
 import { isAlive, tempDir, waitFor } from '../../helpers/fs.js';
 
@@ -228,5 +228,40 @@ describe('spawnProcess', { timeout: 20_000 }, () => {
     const p = spawnProcess('vexfs-no-such-tool-xyz', []);
     assert.deepEqual(await p.exited, { exitCode: null, signal: null });
     assert.equal(p.isRunning(), false);
+  });
+});
+
+describe('runAttached (the terminal handed to the child)', { timeout: 20_000 }, () => {
+  test('resolves with the exit code (a non-zero one is not an error) or the signal', async () => {
+    assert.deepEqual(await runAttached('sh', ['-c', 'exit 0']), { exitCode: 0, signal: null });
+    assert.deepEqual(await runAttached('sh', ['-c', 'exit 3']), { exitCode: 3, signal: null });
+    assert.deepEqual(await runAttached('sh', ['-c', 'kill -KILL $$']), { exitCode: null, signal: 'SIGKILL' });
+    assert.equal(liveChildren(), 0);
+  });
+
+  test('env and cwd are honoured', async () => {
+    const dir = tempDir();
+    const r = await runAttached('sh', ['-c', `[ "$X" = y ] && [ "$(pwd)" = "${dir}" ] && [ -z "$UNSET_ME" ]`], { cwd: dir, env: { X: 'y', UNSET_ME: undefined } });
+    assert.equal(r.exitCode, 0);
+  });
+
+  test('an abort is forwarded as SIGTERM (SIGKILL after the grace)', async () => {
+    const ac = new AbortController();
+    const p = runAttached('sh', ['-c', 'trap "" TERM; exec sleep 30'], { signal: ac.signal, killGraceMs: 200 });
+    setTimeout(() => ac.abort(), 100);
+    const r = await p;
+    assert.equal(r.signal, 'SIGKILL');
+    assert.equal(liveChildren(), 0);
+    const plain = new AbortController();
+    const q = runAttached('sleep', ['30'], { signal: plain.signal });
+    setTimeout(() => plain.abort(), 100);
+    assert.equal((await q).signal, 'SIGTERM');
+  });
+
+  test('a missing binary: CommandError "command not found"; an aborted signal: nothing started', async () => {
+    await assert.rejects(runAttached('vexfs-no-such-binary', []), (e: unknown) => e instanceof CommandError && /command not found/.test(e.message));
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(runAttached('true', [], { signal: ac.signal }), AbortedError);
   });
 });

@@ -2,7 +2,7 @@
 // SIGTERM fallback, start-up failures, and boot-failure detection on the serial log.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Vm, VmExitedError, type VmSpec } from '../../../src/tools/qemu.js';
 import { liveChildren } from '../../../src/tools/exec.js';
@@ -74,6 +74,15 @@ describe('Vm with a fake QEMU', { timeout: 30_000 }, () => {
     assert.equal(vm.isRunning(), false);
     assert.equal(await vm.shutdown(5000), true);
     assert.equal(liveChildren(), 0);
+  });
+
+  test('prefix: QEMU runs through a wrapper that execs it (setpriv --pdeathsig), same pid', async (t) => {
+    const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+    if (!setpriv) return t.skip('no setpriv (util-linux) here');
+    const dir = tempDir();
+    const vm = await Vm.start(spec(dir), { binary: fakeQemu(dir, 'ok'), prefix: [setpriv, '--pdeathsig', 'KILL', '--'] });
+    assert.equal(String(vm.proc.pid), readFileSync(join(dir, 'pid'), 'utf8'), 'the recorded pid is QEMU itself');
+    assert.equal(await vm.shutdown(5000), true);
   });
 
   test('a guest that ignores the powerdown: SIGTERM after the timeout, reported as not clean', async () => {
