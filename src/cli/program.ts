@@ -8,8 +8,10 @@ import { register as registerBuild } from './commands/build.js';
 import { register as registerCi } from './commands/ci.js';
 import { register as registerBase } from './commands/base.js';
 import { register as registerCache } from './commands/cache.js';
+import { register as registerRun } from './commands/run.js';
+import { register as registerSsh } from './commands/ssh.js';
 
-export const COMMANDS: RegisterCommand[] = [registerBuild, registerValidate, registerCi, registerBase, registerCache, registerDoctor];
+export const COMMANDS: RegisterCommand[] = [registerBuild, registerValidate, registerRun, registerSsh, registerCi, registerBase, registerCache, registerDoctor];
 
 export function buildProgram(ctx: CliContext, commands: RegisterCommand[] = COMMANDS): Command {
   const program = new Command('vexfs-image')

@@ -1,0 +1,124 @@
+// `vexfs-image run IMAGE`: boot an image for interactive use (like `mkosi qemu`) and stay in
+// the foreground until Ctrl-C or the guest powers off. The "ready:" lines go to stdout,
+// progress to stderr.
+import type { Command } from 'commander';
+import { assertReady, doctor } from '../../doctor.js';
+import { defaultCacheDir } from '../../paths.js';
+import { readyLines } from '../../run/connect.js';
+import { RUN_DEFAULTS, runInstance } from '../../run/instance.js';
+import { checkInstanceName, checkUserName, DEFAULT_RUN_USER, instanceNameFor } from '../../run/names.js';
+import { assertNameFree, instancesRoot } from '../../run/state.js';
+import { resolveImagePaths } from '../../validate/discover.js';
+import { VALIDATE_DEFAULTS, VALIDATE_HOST_TOOLS } from '../../validate/index.js';
+import type { CliContext } from '../context.js';
+import { intOption } from '../options.js';
+
+export interface RunCliOptions {
+  name?: string;
+  imagesDir: string;
+  memory: number;
+  cpus: number;
+  bootTimeout: number;
+  sshTimeout: number;
+  shutdownTimeout: number;
+  user: string;
+  cleanup: boolean;
+}
+
+export interface ResolvedRun {
+  image: string;
+  name: string;
+  user: string;
+  cacheDir: string;
+}
+
+/** The image path, instance name and user, checked before anything starts (exported for unit tests). */
+export function resolveRun(image: string, o: Pick<RunCliOptions, 'name' | 'imagesDir' | 'user'>, env: NodeJS.ProcessEnv, cwd = process.cwd()): ResolvedRun {
+  const name = o.name !== undefined ? checkInstanceName(o.name) : undefined;
+  const user = checkUserName(o.user);
+  const [path] = resolveImagePaths([image], o.imagesDir, cwd);
+  return { image: path!, name: name ?? instanceNameFor(path!), user, cacheDir: defaultCacheDir(env) };
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('run')
+    .description('boot an image on a throw-away overlay, print how to SSH in, and keep it running until Ctrl-C')
+    .argument('<image>', 'image file, or a name in the images directory')
+    .option('--name <name>', 'instance name for `vexfs-image ssh NAME` (default: the image file name)')
+    .option('-d, --images-dir <dir>', 'directory where IMAGE names are looked up', VALIDATE_DEFAULTS.imagesDir)
+    .option('--memory <MiB>', 'guest memory', intOption('--memory', 256), RUN_DEFAULTS.memoryMb)
+    .option('--cpus <n>', 'guest CPUs', intOption('--cpus'), RUN_DEFAULTS.cpus)
+    .option('--boot-timeout <seconds>', 'power-on to SSH-ready deadline', intOption('--boot-timeout'), RUN_DEFAULTS.bootTimeoutS)
+    .option('--ssh-timeout <seconds>', 'deadline for each command run itself runs over SSH (at least the wait for cloud-init)', intOption('--ssh-timeout'), RUN_DEFAULTS.sshTimeoutS)
+    .option('--shutdown-timeout <seconds>', 'time the guest gets to power off after Ctrl-C before QEMU is killed', intOption('--shutdown-timeout'), RUN_DEFAULTS.shutdownTimeoutS)
+    .option('--user <user>', 'login user created in the guest (passwordless sudo, key login only)', DEFAULT_RUN_USER)
+    .option('--no-cleanup', 'keep the instance directory (overlay, serial and QEMU logs, key) after exit')
+    .addHelpText(
+      'after',
+      `
+The image is only the read-only backing file of a throw-away qcow2 overlay: it is never
+modified. Each run gets a new cloud-init instance-id, a fresh ed25519 key and the guest's SSH
+port forwarded from 127.0.0.1 only, on a port the OS picks. Once SSH works, stdout gets
+
+  ready: vexfs-image ssh NAME
+     or: ssh -i KEY -p PORT -o IdentitiesOnly=yes -o UserKnownHostsFile=KNOWN_HOSTS USER@127.0.0.1
+
+and run stays in the foreground. Ctrl-C (or SIGTERM) powers the guest off with ACPI, kills
+QEMU after --shutdown-timeout, and removes the instance; powering off from inside the guest
+ends run as well.
+
+Instance state lives in <cache dir>/instances/NAME/ (cache dir: $VEXFS_IMAGE_CACHE_DIR, else
+$XDG_CACHE_HOME/vexfs-image, else ~/.cache/vexfs-image): state.json (name, image, pids, SSH
+port, user, key), the private key (0600), known_hosts, the overlay, serial.log and qemu.log.
+A directory whose run process is gone is stale and is replaced by the next run of that NAME.
+On a boot failure the serial and QEMU logs are copied to a directory named in the error.
+
+Examples:
+  $ vexfs-image run images/vexfs-minimal-1.0.0.qcow2          instance vexfs-minimal-1.0.0
+  $ vexfs-image run vexfs-development-1.0.0 --name dev        looked up in ./images
+  $ vexfs-image run "$(vexfs-image base)" --name base --memory 1024
+  $ vexfs-image ssh dev -- uname -r                           (from another terminal)
+Exit status: 0 the guest powered off, 1 it did not boot (or QEMU died), 2 bad usage or NAME
+already running, 130 interrupted (the guest is powered off first).`,
+    )
+    .action(async (image: string, o: RunCliOptions, cmd: Command) => {
+      const quiet = Boolean(cmd.optsWithGlobals<{ quiet?: boolean }>().quiet);
+      const r = resolveRun(image, o, ctx.env);
+      await assertNameFree(instancesRoot(r.cacheDir), r.name);
+      const report = await doctor({ cacheDir: r.cacheDir, signal: ctx.signal });
+      assertReady(report, VALIDATE_HOST_TOOLS);
+      const accel = report.accelerator!.chosen!;
+      const say = (m: string): void => {
+        if (!quiet) ctx.stderr.write(`${m}\n`);
+      };
+      // A closed terminal (SIGHUP) must not leave the guest running either.
+      const local = new AbortController();
+      const onAbort = (): void => local.abort(ctx.signal.reason);
+      const onHup = (): void => local.abort(new Error('received SIGHUP'));
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      process.once('SIGHUP', onHup);
+      try {
+        await runInstance({
+          ...r,
+          accel,
+          memoryMb: o.memory,
+          cpus: o.cpus,
+          bootTimeoutS: o.bootTimeout,
+          sshTimeoutS: o.sshTimeout,
+          shutdownTimeoutS: o.shutdownTimeout,
+          noCleanup: !o.cleanup,
+          signal: local.signal,
+          onInfo: say,
+          onWarn: (m) => ctx.stderr.write(`warning: ${m}\n`),
+          onReady: (state) => {
+            ctx.stdout.write(readyLines(state));
+            say('Ctrl-C powers the guest off and removes the instance');
+          },
+        });
+      } finally {
+        ctx.signal.removeEventListener('abort', onAbort);
+        process.off('SIGHUP', onHup);
+      }
+    });
+}
