@@ -227,8 +227,7 @@ async function withLogs(e: unknown, o: RunInstanceOptions, dir: string, vm: Vm |
   const tail = vm ? stripControl(await vm.serialTail(30)).trim() : '';
   let where = dir;
   if (!o.noCleanup) {
-    where = join(tmpdir(), `vexfs-image-run-${o.name}-${stamp()}`);
-    await mkdir(where, { recursive: true });
+    where = await mkdtemp(join(tmpdir(), `vexfs-image-run-${o.name}-${stamp()}-`));
     for (const f of ['serial.log', 'qemu.log']) await copyFile(join(dir, f), join(where, f)).catch(() => undefined);
   }
   const message = e instanceof Error ? e.message : String(e);
