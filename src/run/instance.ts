@@ -107,14 +107,15 @@ export async function runInstance(o: RunInstanceOptions): Promise<RunOutcome> {
   process.on('exit', removeOnExit);
   info(`booting ${o.image} as ${o.name} (instance directory ${dir})`);
 
+  // The QMP socket lives in the instance directory (removed with it, even after a SIGKILL), unless
+  // that path is too long for a unix socket (108 bytes): then in a short temporary directory.
   let sockDir: string | undefined;
   let vm: Vm | undefined;
   let ready = false;
   let poweredOnAt = 0;
   let qemuStarted = false;
   try {
-    // Unix socket paths must be short; the cache directory may be deep.
-    sockDir = await mkdtemp(join(tmpdir(), 'vxr-'));
+    const qmpSocket = join(dir, 'qmp.sock').length < 100 ? join(dir, 'qmp.sock') : join((sockDir = await mkdtemp(join(tmpdir(), 'vxr-'))), 'qmp.sock');
     const overlay = join(dir, 'overlay.qcow2');
     await createOverlay(o.image, overlay, { backingFormat: format, signal });
     const key = await generateKey(dir, { signal });
@@ -139,7 +140,7 @@ export async function runInstance(o: RunInstanceOptions): Promise<RunOutcome> {
         seedIso,
         sshPort: port,
         serialLog: state.serialLog,
-        qmpSocket: join(sockDir, 'qmp.sock'),
+        qmpSocket,
       },
       { logFile: join(dir, 'qemu.log'), prefix: dieWithParentPrefix() },
     );
@@ -210,7 +211,8 @@ export async function runInstance(o: RunInstanceOptions): Promise<RunOutcome> {
     else info(`${o.name}: powered off`);
     throw new AbortedError();
   } catch (e) {
-    if (signal.aborted || e instanceof AbortedError) throw e instanceof AbortedError ? e : new AbortedError('interrupted', { cause: e });
+    // Not the aborted command's own message (a long ssh command line): say what was interrupted.
+    if (signal.aborted || e instanceof AbortedError) throw new AbortedError(ready ? 'interrupted' : `interrupted while ${o.name} was starting`, { cause: e });
     throw qemuStarted ? await withLogs(e, o, dir, vm, ready) : e;
   } finally {
     await vm?.kill();

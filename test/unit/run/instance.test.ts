@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { AbortedError, GuestError, UsageError } from '../../../src/errors.js';
 import { runInstance, type RunInstanceOptions } from '../../../src/run/instance.js';
@@ -111,7 +112,7 @@ describe('runInstance with a fake QEMU', { timeout: 60_000 }, () => {
     await assert.rejects(runInstance(o), AbortedError);
     assert.ok(seen, 'onReady was called');
     const dir = join(cache, 'instances', 'dev');
-    assert.deepEqual(seen.files, ['id_ed25519', 'id_ed25519.pub', 'known_hosts', 'overlay.qcow2', 'qemu.log', 'seed', 'seed.log', 'serial.log', 'state.json']);
+    assert.deepEqual(seen.files, ['id_ed25519', 'id_ed25519.pub', 'known_hosts', 'overlay.qcow2', 'qemu.log', 'qmp.sock', 'seed', 'seed.log', 'serial.log', 'state.json']);
     assert.equal(seen.keyMode, 0o600);
     assert.equal(seen.state.status, 'ready');
     assert.deepEqual(seen.onDisk, seen.state);
@@ -124,11 +125,33 @@ describe('runInstance with a fake QEMU', { timeout: 60_000 }, () => {
     assert.equal(liveChildren(), 0);
   });
 
-  test('the guest powering itself off ends the run normally', async () => {
+  test('the guest powering itself off ends the run normally (a cache path too long for the QMP socket)', async () => {
     process.env.FAKE_QEMU_MODE = 'poweroff';
-    const cache = tempDir();
-    const r = await runInstance(options(await image(), cache));
+    const cache = join(tempDir(), 'c'.repeat(100));
+    let qmpSocket = '';
+    const r = await runInstance(options(await image(), cache, { onReady: () => (qmpSocket = readFileSync(join(cache, 'instances', 'dev', 'qemu.log'), 'utf8')) }));
     assert.equal(r.poweredOff, true);
+    const sock = /-qmp unix:(\S+?),/.exec(qmpSocket)?.[1] ?? '';
+    assert.ok(sock.length < 108 && sock.startsWith(join(tmpdir(), 'vxr-')), sock);
+    assert.equal(existsSync(dirname(sock)), false, 'the socket directory is removed');
+    assert.equal(existsSync(join(cache, 'instances', 'dev')), false);
+    assert.equal(liveChildren(), 0);
+  });
+
+  test('Ctrl-C while starting: AbortedError saying so, QEMU killed, nothing left', async () => {
+    process.env.FAKE_QEMU_MODE = 'ok';
+    const cache = tempDir();
+    const ac = new AbortController();
+    let ready = false;
+    const o = options(await image(), cache, {
+      signal: ac.signal,
+      onInfo: (m) => {
+        if (m.startsWith('QEMU (')) ac.abort();
+      },
+      onReady: () => (ready = true),
+    });
+    await assert.rejects(runInstance(o), (e: unknown) => e instanceof AbortedError && e.message === 'interrupted while dev was starting');
+    assert.equal(ready, false);
     assert.equal(existsSync(join(cache, 'instances', 'dev')), false);
     assert.equal(liveChildren(), 0);
   });
