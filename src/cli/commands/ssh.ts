@@ -99,6 +99,10 @@ running and no NAME, or the instance is still starting.`,
       if (self.args.length) throw new UsageError('--list takes no NAME or COMMAND');
       const entries = await listInstances(root);
       ctx.stdout.write(o.json ? `${JSON.stringify(listJson(entries), null, 2)}\n` : listText(entries));
+      // Left by a run that was killed: say where, and what removes it.
+      for (const e of entries.filter((x) => !x.running)) {
+        ctx.stderr.write(`stale: ${e.dir} (its run, pid ${e.state.pid}, is gone; the next run --name ${e.state.name} removes it, or rm -r it)\n`);
+      }
       return;
     }
     if (o.json) throw new UsageError('--json goes with --list');

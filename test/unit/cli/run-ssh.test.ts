@@ -125,6 +125,7 @@ describe('ssh --list', () => {
     const text = await parse(['ssh', '--list'], { VEXFS_IMAGE_CACHE_DIR: cache });
     assert.equal(text.code, 0);
     assert.match(text.out, /^NAME +STATUS +PORT +UPTIME +USER +IMAGE\ndev +ready +40022 +1m1[5-9]s +vexfs +\/img\/dev\.qcow2\n$/);
+    assert.equal(text.err, `stale: ${join(instancesRoot(cache), 'gone')} (its run, pid 999999999, is gone; the next run --name gone removes it, or rm -r it)\n`);
     const json = await parse(['ssh', '--list', '--json'], { VEXFS_IMAGE_CACHE_DIR: cache });
     const list = JSON.parse(json.out) as Array<Record<string, unknown>>;
     assert.deepEqual(list.map((e) => [e.name, e.sshPort, e.status, e.user, e.image, e.qemuPid]), [['dev', 40022, 'ready', 'vexfs', '/img/dev.qcow2', 4242]]);
