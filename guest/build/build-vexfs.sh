@@ -20,6 +20,9 @@ cd "$dest"
 export VERSION="$version" VEXFS_VERSION="$version" KDIR="/lib/modules/$kernel/build"
 # Debian's cargo: offline, no network needed for a std-only crate.
 export CARGO_HOME=/root/.cargo CARGO_NET_OFFLINE=true
+# Parallel make (as debuild's parallel=N does): the module and vexctl are independent targets,
+# and under emulation each vCPU left idle costs about a minute. A MAKEFLAGS of the caller wins.
+export MAKEFLAGS="${MAKEFLAGS:--j$(nproc)}"
 bash -c "$build_cmd"
 
 ko="$(find "$dest" -name vexfs.ko -not -path '*/target/*' | head -n1)"
