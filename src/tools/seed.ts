@@ -42,3 +42,31 @@ export async function makeSeedIso(dir: string, seed: SeedInput, opts: { signal?:
   });
   return iso;
 }
+
+/**
+ * A seed for booting a finished image with throw-away access: a new instance-id (cloud-init then
+ * runs its per-instance modules: fresh host keys, this user), one user with passwordless sudo
+ * and an ephemeral key, no package work. It leaves sshd's settings alone (no ssh_pwauth), so
+ * what the image itself configures is what runs.
+ */
+export function accessSeed(o: { instanceId: string; hostname: string; user: string; gecos: string; publicKey: string }): SeedInput {
+  return {
+    metaData: { 'instance-id': o.instanceId, 'local-hostname': o.hostname },
+    userData: {
+      users: [
+        {
+          name: o.user,
+          gecos: o.gecos,
+          shell: '/bin/bash',
+          sudo: 'ALL=(ALL) NOPASSWD:ALL',
+          lock_passwd: true,
+          ssh_authorized_keys: [o.publicKey],
+        },
+      ],
+      // sudo warns on every call when the host name does not resolve.
+      manage_etc_hosts: 'localhost',
+      package_update: false,
+      package_upgrade: false,
+    },
+  };
+}

@@ -3,7 +3,7 @@
 // off, a boot failure (logs copied out, or kept with --no-cleanup), an unreadable image.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -12,43 +12,12 @@ import { runInstance, type RunInstanceOptions } from '../../../src/run/instance.
 import type { InstanceState } from '../../../src/run/state.js';
 import { liveChildren, run } from '../../../src/tools/exec.js';
 import { fakeBin, tempDir } from '../../helpers/fs.js';
+import { writeFakeQemu } from '../../helpers/fake-qemu.js';
 
 const bin = tempDir('vexfs-run-bin-');
 const qmpLog = join(bin, 'qmp.log');
-// A fake qemu-system-x86_64: serves QMP, writes the serial file, and behaves as $FAKE_QEMU_MODE says.
-const fakeQemu = join(bin, 'qemu-system-x86_64');
-writeFileSync(
-  fakeQemu,
-  `#!${process.execPath}
-const net = require('node:net');
-const fs = require('node:fs');
-const args = process.argv.slice(2);
-const val = (flag) => args[args.indexOf(flag) + 1];
-const qmp = /^unix:([^,]+)/.exec(val('-qmp'))[1];
-const serial = /path=([^,]+)/.exec(val('-chardev'))[1];
-const mode = process.env.FAKE_QEMU_MODE;
-const log = (m) => fs.appendFileSync(${JSON.stringify(qmpLog)}, m + '\\n');
-fs.writeFileSync(serial, mode === 'panic' ? 'Linux version 6.1\\r\\nKernel panic - not syncing: VFS: Unable to mount root fs\\r\\n' : 'Linux version 6.1\\r\\n');
-net.createServer((s) => {
-  s.write(JSON.stringify({ QMP: { version: {}, capabilities: [] } }) + '\\r\\n');
-  let buf = '';
-  s.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\\n')) >= 0) {
-      const cmd = JSON.parse(buf.slice(0, i)).execute;
-      buf = buf.slice(i + 1);
-      log(cmd);
-      s.write(JSON.stringify({ return: {} }) + '\\r\\n');
-      if (cmd === 'system_powerdown') setTimeout(() => process.exit(0), 50);
-    }
-  });
-}).listen(qmp);
-if (mode === 'poweroff') setTimeout(() => process.exit(0), 1500);
-setInterval(() => {}, 1000);
-`,
-);
-chmodSync(fakeQemu, 0o755);
+// A fake qemu-system-x86_64 that behaves as $FAKE_QEMU_MODE says.
+writeFakeQemu(join(bin, 'qemu-system-x86_64'), { qmpLog });
 // ssh: every connection works (SSH up, cloud-init done, host key recorded).
 fakeBin(bin, 'ssh', 'exit 0');
 

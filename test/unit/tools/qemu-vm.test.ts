@@ -2,52 +2,16 @@
 // SIGTERM fallback, start-up failures, and boot-failure detection on the serial log.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Vm, VmExitedError, type VmSpec } from '../../../src/tools/qemu.js';
 import { liveChildren } from '../../../src/tools/exec.js';
 import { isAlive, tempDir } from '../../helpers/fs.js';
+import { writeFakeQemu, type FakeQemuMode } from '../../helpers/fake-qemu.js';
 
-type Mode = 'ok' | 'ignore-powerdown' | 'die' | 'panic';
-
-/** A fake qemu-system-x86_64: serves QMP on the -qmp socket, writes the -chardev serial file. */
-function fakeQemu(dir: string, mode: Mode): string {
-  const p = join(dir, `qemu-${mode}`);
-  writeFileSync(
-    p,
-    `#!${process.execPath}
-const net = require('node:net');
-const fs = require('node:fs');
-const args = process.argv.slice(2);
-const val = (flag) => args[args.indexOf(flag) + 1];
-const qmp = /^unix:([^,]+)/.exec(val('-qmp'))[1];
-const serial = /path=([^,]+)/.exec(val('-chardev'))[1];
-const mode = ${JSON.stringify(mode)};
-fs.writeFileSync(${JSON.stringify(join(dir, 'pid'))}, String(process.pid));
-if (mode === 'die') { console.error('qemu-system-x86_64: -drive file=/x: Could not open /x: No such file'); process.exit(1); }
-fs.writeFileSync(serial, mode === 'panic' ? 'Linux version 6.1\\r\\nKernel panic - not syncing: VFS: Unable to mount root fs\\r\\n' : 'Linux version 6.1\\r\\n');
-const log = (m) => fs.appendFileSync(${JSON.stringify(join(dir, 'qmp.log'))}, m + '\\n');
-net.createServer((s) => {
-  s.write(JSON.stringify({ QMP: { version: {}, capabilities: [] } }) + '\\r\\n');
-  let buf = '';
-  s.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\\n')) >= 0) {
-      const cmd = JSON.parse(buf.slice(0, i)).execute;
-      buf = buf.slice(i + 1);
-      log(cmd);
-      s.write(JSON.stringify({ return: {} }) + '\\r\\n');
-      if (cmd === 'system_powerdown' && mode !== 'ignore-powerdown') setTimeout(() => process.exit(0), 50);
-    }
-  });
-}).listen(qmp);
-process.on('SIGTERM', () => { log('SIGTERM'); process.exit(143); });
-setInterval(() => {}, 1000);
-`,
-  );
-  chmodSync(p, 0o755);
-  return p;
+/** A fake qemu-system-x86_64 in dir (see test/helpers/fake-qemu.ts); its pid goes to dir/pid. */
+function fakeQemu(dir: string, mode: FakeQemuMode): string {
+  return writeFakeQemu(join(dir, `qemu-${mode}`), { qmpLog: join(dir, 'qmp.log'), pidFile: join(dir, 'pid'), mode });
 }
 
 function spec(dir: string): VmSpec {
