@@ -19,19 +19,29 @@ function find(dir) {
   return out;
 }
 
-// The most expensive e2e file (two full image builds) runs last, so that everything else has
-// reported first.
+// Node's runner sorts the files it is given (so test/e2e would run before test/unit), hence one
+// invocation per group, in this order: every unit test, then the e2e files one by one with the
+// most expensive (two full image builds) last, so that everything else has reported first.
 const LAST = ['ci.test.ts'];
 const byCost = (a, b) => Number(LAST.some((n) => a.endsWith(n))) - Number(LAST.some((n) => b.endsWith(n)));
+const e2e = () => find(join(root, 'test/e2e')).sort(byCost).map((f) => [f]);
 
-let files;
-if (args.length === 0) files = [...find(join(root, 'test/unit')), ...find(join(root, 'test/e2e')).sort(byCost)];
-else if (args.length === 1 && (args[0] === 'unit' || args[0] === 'e2e')) files = find(join(root, 'test', args[0])).sort(byCost);
-else files = args;
+let groups;
+if (args.length === 0) groups = [find(join(root, 'test/unit')), ...e2e()];
+else if (args.length === 1 && args[0] === 'unit') groups = [find(join(root, 'test/unit'))];
+else if (args.length === 1 && args[0] === 'e2e') groups = e2e();
+else groups = [args];
 
-// E2E tests boot VMs under TCG on 2 cores: run test files one at a time.
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
-  stdio: 'inherit',
-  cwd: root,
-});
-process.exit(r.status ?? 1);
+// E2E tests boot VMs under TCG on 2 cores: one test file at a time. Every group runs even when
+// one fails; the exit status is the first failure's.
+let status = 0;
+const failed = [];
+for (const files of groups) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit', cwd: root });
+  if (r.status !== 0) {
+    failed.push(files.length === 1 ? files[0] : `${files.length} files`);
+    status ||= r.status ?? 1;
+  }
+}
+if (failed.length) process.stderr.write(`run-tests: failed: ${failed.join(', ')}\n`);
+process.exit(status);
