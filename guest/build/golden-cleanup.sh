@@ -23,6 +23,12 @@ rm -rf "/home/$user/.ssh" "/home/$user/.bash_history" "/home/$user/.cache"
 passwd -l "$user" >/dev/null 2>&1 || true
 usermod -s /usr/sbin/nologin "$user" 2>/dev/null || true
 rm -f "/etc/sudoers.d/90-cloud-init-users"
+# The build changed /usr (packages in, toolchain out): do the first-boot "needs update" work
+# now (ld.so cache, journal catalog) and mark /etc and /var current, as systemd-update-done
+# would, so that every VM made from the image skips it (seconds under emulation).
+ldconfig
+journalctl --update-catalog >/dev/null 2>&1 || true
+touch -r /usr /etc/.updated /var/.updated
 sync
 # Trim free space so the image file can shrink (the drive is opened with discard=unmap).
 fstrim -av || true
