@@ -6,7 +6,11 @@ import { UsageError } from '../errors.js';
 
 export const INSTANCE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 export const USER_NAME_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
-export const DEFAULT_RUN_USER = 'vexfs';
+/**
+ * Not `vexfs`: built images keep that build account locked with no login shell (golden cleanup),
+ * and cloud-init leaves an existing account as it is, so a key for it would never log in.
+ */
+export const DEFAULT_RUN_USER = 'vexfs-run';
 
 export function checkInstanceName(name: string, from = '--name'): string {
   if (!INSTANCE_NAME_RE.test(name) || name.includes('..')) {

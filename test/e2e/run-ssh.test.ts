@@ -99,7 +99,7 @@ describe('vexfs-image run and ssh on a real VM', { timeout: 12 * 60_000 }, () =>
     // The ready lines: how to connect, by name and with plain ssh.
     const lines = current.stdout.trimEnd().split('\n');
     assert.equal(lines[0], `ready: vexfs-image ssh ${NAME}`);
-    assert.match(lines[1] ?? '', new RegExp(`^ {3}or: ssh -i ${DIR}/id_ed25519 -p \\d+ -o IdentitiesOnly=yes -o UserKnownHostsFile=${DIR}/known_hosts vexfs@127\\.0\\.0\\.1$`));
+    assert.match(lines[1] ?? '', new RegExp(`^ {3}or: ssh -i ${DIR}/id_ed25519 -p \\d+ -o IdentitiesOnly=yes -o UserKnownHostsFile=${DIR}/known_hosts vexfs-run@127\\.0\\.0\\.1$`));
 
     // The instance state: this run, its QEMU, the port on loopback only, a 0600 key, the host key recorded.
     const state = readState();
@@ -132,7 +132,7 @@ describe('vexfs-image run and ssh on a real VM', { timeout: 12 * 60_000 }, () =>
     assert.equal(list.exitCode, 0, list.stderr);
     const mine = (JSON.parse(list.stdout) as Array<Record<string, unknown>>).find((e) => e.name === NAME);
     assert.ok(mine, list.stdout);
-    assert.deepEqual([mine.sshPort, mine.status, mine.image, mine.pid, mine.qemuPid, mine.user], [state.sshPort, 'ready', base, state.pid, qemuPid, 'vexfs']);
+    assert.deepEqual([mine.sshPort, mine.status, mine.image, mine.pid, mine.qemuPid, mine.user], [state.sshPort, 'ready', base, state.pid, qemuPid, 'vexfs-run']);
 
     // A second run with the same name: exit 2, quickly, and the first one is untouched.
     const t1 = Date.now();

@@ -50,6 +50,10 @@ chroot "$root" systemctl disable systemd-networkd-wait-online.service >/dev/null
 for unit in grub-common.service e2scrub_reap.service e2scrub_all.timer apt-daily.timer apt-daily-upgrade.timer; do
   chroot "$root" systemctl disable "$unit" >/dev/null 2>&1 || true
 done
+# Host keys are cloud-init's job (ed25519 and ECDSA, see cloud.cfg.d/90-vexfs-image.cfg and
+# sshd_config.d/10-vexfs-image-hostkeys.conf). openssh's sshd-keygen.service would run
+# `ssh-keygen -A` on every first boot of the image and add an RSA key: ~8 s before sshd.
+chroot "$root" systemctl mask sshd-keygen.service >/dev/null 2>&1 || true
 # systemd >= 256 probes AF_VSOCK for SSH-over-vsock and logs a failure without it.
 mkdir -p "$root/etc/systemd/system-generators"
 ln -sf /dev/null "$root/etc/systemd/system-generators/systemd-ssh-generator"

@@ -52,7 +52,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--boot-timeout <seconds>', 'power-on to SSH-ready deadline', intOption('--boot-timeout'), RUN_DEFAULTS.bootTimeoutS)
     .option('--ssh-timeout <seconds>', 'deadline for each command run itself runs over SSH (at least the wait for cloud-init)', intOption('--ssh-timeout'), RUN_DEFAULTS.sshTimeoutS)
     .option('--shutdown-timeout <seconds>', 'time the guest gets to power off after Ctrl-C before QEMU is killed', intOption('--shutdown-timeout'), RUN_DEFAULTS.shutdownTimeoutS)
-    .option('--user <user>', 'login user created in the guest (passwordless sudo, key login only)', DEFAULT_RUN_USER)
+    .option('--user <user>', 'login user created in the guest (passwordless sudo, key login only); not an account the image already has', DEFAULT_RUN_USER)
     .option('--no-cleanup', 'keep the instance directory (overlay, serial and QEMU logs, key) after exit')
     .addHelpText(
       'after',
