@@ -13,8 +13,8 @@ import { which } from '../tools/host-tools.js';
 import { freePort } from '../tools/ports.js';
 import { createOverlay, imageInfo } from '../tools/qemu-img.js';
 import { detectBootFailure, Vm, type Accel } from '../tools/qemu.js';
-import { makeSeedIso } from '../tools/seed.js';
-import { generateKey, shellQuote, sshExec, waitForSsh, type SshTarget } from '../tools/ssh.js';
+import { CLOUD_INIT_ABSENT, cloudInitWaitScript, makeSeedIso } from '../tools/seed.js';
+import { generateKey, sshExec, waitForSsh, type SshTarget } from '../tools/ssh.js';
 import { instanceSshArgs, LOOPBACK } from './connect.js';
 import { hostnameFor } from './names.js';
 import { runSeed } from './seed.js';
@@ -170,14 +170,11 @@ export async function runInstance(o: RunInstanceOptions): Promise<RunOutcome> {
 
     // cloud-init replaces the image's host keys before it finishes: wait for it, then record the
     // guest's key in the instance's known_hosts (the first connection that checks it).
-    const script = [
-      `f=/var/lib/cloud/instances/${shellQuote(instanceId)}/boot-finished`,
-      'command -v cloud-init >/dev/null || exit 0',
-      'while [ ! -f "$f" ]; do sleep 0.5; done',
-    ].join('\n');
     const cloudInitMs = Math.max(o.sshTimeoutS * 1000, remainingMs());
     try {
-      await sshExec(target, script, { signal, timeoutMs: cloudInitMs });
+      // An image without cloud-init (exit CLOUD_INIT_ABSENT) keeps its host keys: nothing to wait for.
+      const r = await sshExec(target, cloudInitWaitScript(instanceId), { signal, timeoutMs: cloudInitMs, allowFailure: true });
+      if (r.exitCode !== 0 && r.exitCode !== CLOUD_INIT_ABSENT) throw new GuestError(`waiting for cloud-init over SSH failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
       info(`cloud-init done ${((Date.now() - poweredOnAt) / 1000).toFixed(1)} s after power-on`);
     } catch (e) {
       if (!(e instanceof TimeoutError)) throw e;

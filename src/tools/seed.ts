@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { run } from './exec.js';
+import { shellQuote } from './ssh.js';
 
 export interface SeedInput {
   userData: Record<string, unknown>;
@@ -69,4 +70,21 @@ export function accessSeed(o: { instanceId: string; hostname: string; user: stri
       package_upgrade: false,
     },
   };
+}
+
+/** Exit status of cloudInitWaitScript in a guest without cloud-init. */
+export const CLOUD_INIT_ABSENT = 127;
+
+/**
+ * Guest shell that waits until cloud-init has finished booting this instance (its boot-finished
+ * file; not `cloud-init status --wait`, whose Python start-up costs tens of seconds under TCG),
+ * then prints cloud-init's result.json ("{}" when missing). Without cloud-init: "{}", exit 127.
+ */
+export function cloudInitWaitScript(instanceId: string): string {
+  return [
+    `f=/var/lib/cloud/instances/${shellQuote(instanceId)}/boot-finished`,
+    `if ! command -v cloud-init >/dev/null; then echo "{}"; exit ${CLOUD_INIT_ABSENT}; fi`,
+    'while [ ! -f "$f" ]; do sleep 0.5; done',
+    'cat /var/lib/cloud/data/result.json 2>/dev/null || echo "{}"',
+  ].join('\n');
 }

@@ -15,7 +15,7 @@ import { sha256File } from '../tools/hash.js';
 import { freePort } from '../tools/ports.js';
 import { createOverlay, imageInfo } from '../tools/qemu-img.js';
 import { detectBootFailure, Vm, type Accel } from '../tools/qemu.js';
-import { makeSeedIso } from '../tools/seed.js';
+import { CLOUD_INIT_ABSENT, cloudInitWaitScript, makeSeedIso } from '../tools/seed.js';
 import { generateKey, waitForSsh, type SshTarget } from '../tools/ssh.js';
 import { checksForVariant } from './checks.js';
 import { compileCheck, type CheckVars } from './compile.js';
@@ -244,14 +244,8 @@ const waitCloudInit: Step<Ctx> = {
   name: 'wait-cloud-init',
   title: 'Wait for cloud-init',
   async run(ctx, rt) {
-    // Not `cloud-init status --wait`: starting Python costs tens of seconds under TCG.
     const timeoutMs = Math.max(ctx.opts.sshTimeoutS * 1000, remainingBootMs(ctx));
-    const script = [
-      `f=/var/lib/cloud/instances/${ctx.instanceId}/boot-finished`,
-      'if ! command -v cloud-init >/dev/null; then echo "{}"; exit 127; fi',
-      'while [ ! -f "$f" ]; do sleep 0.5; done',
-      'cat /var/lib/cloud/data/result.json 2>/dev/null || echo "{}"',
-    ].join('\n');
+    const script = cloudInitWaitScript(ctx.instanceId!);
     let out;
     try {
       out = await execOne(ctx.exec!, { script, sudo: false, timeoutMs }, rt.signal);
@@ -267,7 +261,7 @@ const waitCloudInit: Step<Ctx> = {
       return;
     }
     ctx.cloudInitDoneMs = Date.now() - ctx.poweredOnAt!;
-    ctx.cloudInit = out.exitCode === 127 ? { status: 'absent' } : parseCloudInitResult(out.stdout);
+    ctx.cloudInit = out.exitCode === CLOUD_INIT_ABSENT ? { status: 'absent' } : parseCloudInitResult(out.stdout);
     rt.info(`cloud-init ${ctx.cloudInit.status} ${(ctx.cloudInitDoneMs / 1000).toFixed(1)} s after power-on`);
   },
 };
