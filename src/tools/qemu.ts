@@ -41,9 +41,23 @@ export interface VmSpec {
   append?: string;
 }
 
+/**
+ * CPU model under TCG: x86-64-v2 (what current distributions require) on QEMU's AMD-flavoured
+ * qemu64, without AVX, PKU or 5-level paging. `-cpu max` offers all of those, and on this
+ * project's 2-core TCG runners it booted the same image to SSH-ready ~10 s slower (82.8–98.0 s
+ * against 79.1–79.3 s, scripts/bench-validate.mjs; notes in docs/validate.md). The vendor
+ * matters too: an Intel model makes the guest kernel turn on Meltdown page-table isolation,
+ * which costs a TLB flush per system call. No SVM: with it udev loads kvm + kvm_amd (1.5 MB of
+ * module) on every boot for a hypervisor nobody runs. VEXFS_IMAGE_TCG_CPU overrides it.
+ */
+export const TCG_CPU = 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,-svm';
+
 export function qemuArgs(spec: VmSpec): string[] {
-  const a: string[] = ['-name', spec.name, '-machine', spec.accel === 'kvm' ? 'q35,accel=kvm' : 'q35', '-nodefaults', '-display', 'none'];
-  if (spec.accel === 'tcg') a.push('-accel', 'tcg,thread=multi', '-cpu', 'max');
+  // No SATA controller, SMBus or VMware port: the disks are virtio, and each of those makes
+  // the guest load drivers on every boot (libata+ahci probing six empty ports, i2c).
+  const machine = `q35,sata=off,smbus=off,vmport=off${spec.accel === 'kvm' ? ',accel=kvm' : ''}`;
+  const a: string[] = ['-name', spec.name, '-machine', machine, '-nodefaults', '-display', 'none'];
+  if (spec.accel === 'tcg') a.push('-accel', 'tcg,thread=multi', '-cpu', process.env.VEXFS_IMAGE_TCG_CPU || TCG_CPU);
   else a.push('-cpu', 'host');
   a.push('-smp', String(spec.cpus), '-m', String(spec.memoryMb));
   a.push('-chardev', `file,id=serial0,path=${spec.serialLog}`, '-serial', 'chardev:serial0');

@@ -1,5 +1,6 @@
 // OpenSSH client plumbing: ephemeral keys, the hardened option set, exec, upload, wait-for-ready.
 import { chmod, readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { run, type ExecOptions, type ExecResult } from './exec.js';
 import { AbortedError, TimeoutError, throwIfAborted } from '../errors.js';
@@ -81,19 +82,59 @@ export function shellQuote(s: string): string {
 export interface WaitOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Pause after a failed ssh attempt. */
   intervalMs?: number;
+  /**
+   * Before each ssh attempt, wait until the port answers with an SSH banner, polling every
+   * bannerPollMs (default 250). A guest whose sshd is not up yet costs a TCP connect, not an ssh
+   * process; false: no banner wait (tests with a fake ssh and nothing listening).
+   */
+  bannerPollMs?: number | false;
   /** Called between attempts; throw from it to stop waiting (e.g. the VM died or panicked). */
   check?: () => Promise<void> | void;
+}
+
+/**
+ * True when host:port accepts a TCP connection and sends an SSH identification line within
+ * timeoutMs. QEMU's user-mode networking accepts every forwarded connection itself, so only the
+ * banner says the guest's sshd is there.
+ */
+export function sshBanner(host: string, port: number, timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    let got = '';
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sock.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.length >= 4) done(got.startsWith('SSH-'));
+    });
+    sock.on('error', () => done(false));
+    sock.on('close', () => done(false));
+  });
 }
 
 /** Polls until `ssh ... true` succeeds. Resolves with the time it took. */
 export async function waitForSsh(t: SshTarget, opts: WaitOptions): Promise<number> {
   const start = Date.now();
   const deadline = start + opts.timeoutMs;
+  const bannerPollMs = opts.bannerPollMs ?? 250;
   let last = '';
+  const timeout = (): TimeoutError =>
+    new TimeoutError(`SSH on 127.0.0.1:${t.port} not ready after ${Math.round(opts.timeoutMs / 1000)} s (last error: ${last || 'none'})`);
   for (;;) {
     throwIfAborted(opts.signal);
     await opts.check?.();
+    if (bannerPollMs !== false && !(await sshBanner(t.host, t.port))) {
+      last = 'no SSH banner from the guest yet';
+      if (Date.now() > deadline) throw timeout();
+      await sleep(bannerPollMs, opts.signal);
+      continue;
+    }
     try {
       const r = await run('ssh', [...sshArgs(t, 5), '--', 'true'], {
         allowFailure: true,
@@ -106,12 +147,8 @@ export async function waitForSsh(t: SshTarget, opts: WaitOptions): Promise<numbe
       if (e instanceof AbortedError) throw e;
       last = e instanceof Error ? e.message : String(e);
     }
-    if (Date.now() > deadline) {
-      throw new TimeoutError(
-        `SSH on 127.0.0.1:${t.port} not ready after ${Math.round(opts.timeoutMs / 1000)} s (last error: ${last || 'none'})`,
-      );
-    }
-    await sleep(opts.intervalMs ?? 2000, opts.signal);
+    if (Date.now() > deadline) throw timeout();
+    await sleep(opts.intervalMs ?? 1000, opts.signal);
   }
 }
 

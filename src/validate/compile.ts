@@ -29,6 +29,12 @@ export interface CompiledCheck {
   def: CheckDef;
   script: string;
   evaluate(out: GuestOutput): Verdict;
+  /**
+   * The exit code with which the check passes when that alone decides its verdict (not for
+   * command checks with output expectations): then the guest can tell whether it passed, and
+   * checks that need it can go in the same batch (engine.ts).
+   */
+  passExit?: number;
 }
 
 /** Kernel taint flags by bit number (Documentation/admin-guide/tainted-kernels.rst). */
@@ -96,9 +102,12 @@ function compileCommand(def: Extract<CheckDef, { type: 'command' }>, vars: Check
   const contains = e.stdout_contains !== undefined ? substitute(e.stdout_contains, vars) : undefined;
   const matches = e.stdout_matches !== undefined ? new RegExp(substitute(e.stdout_matches, vars, escapeRegExp), 'm') : undefined;
   const notMatches = e.stdout_not_matches !== undefined ? new RegExp(substitute(e.stdout_not_matches, vars, escapeRegExp), 'm') : undefined;
+  const exitDecides =
+    contains === undefined && !matches && !notMatches && e.stdout_empty === undefined;
   return {
     def,
     script,
+    ...(exitDecides ? { passExit: e.exit_code } : {}),
     evaluate(out) {
       const stdout = out.stdout.replace(/\r/g, '');
       const first = lines(stdout)[0] ?? '';
@@ -303,5 +312,5 @@ export function compileCheck(def: CheckDef, vars: CheckVars): CompiledCheck {
 }
 
 function withScript(def: CheckDef, script: string): CompiledCheck {
-  return { def, script, evaluate: judgeScript };
+  return { def, script, evaluate: judgeScript, passExit: 0 };
 }

@@ -3,9 +3,11 @@
 // for a failing check; a broken transport (the guest died) marks the rest as errors.
 //
 // Under TCG every SSH round trip and every sudo costs real time, so consecutive checks are sent
-// together in one batch. A batch ends before a check that needs one of the batch's own checks
-// (its outcome must be known first) and after a check with retry (it may have to be re-run before
-// anything after it), so batching never changes what runs or in which order.
+// together in one batch. A check may need a check of its own batch when the needed check's
+// verdict is its exit code alone (passExit): the guest runner then skips it exactly when the host
+// would. A batch ends before a check that needs a batch check whose verdict needs the host (its
+// output expectations) and after a check with retry (it may have to be re-run before anything
+// after it), so batching never changes what runs or in which order.
 import { AbortedError, GuestError, isAbort } from '../errors.js';
 import { stripControl, type CheckResult } from '../report/model.js';
 import type { CompiledCheck, GuestOutput, Verdict } from './compile.js';
@@ -14,6 +16,10 @@ export interface BatchItem {
   script: string;
   sudo: boolean;
   timeoutMs: number;
+  /** The exit code with which the item passes, when its verdict is that alone. */
+  passExit?: number;
+  /** Indices of earlier items of the batch that must pass (by passExit) for it to run. */
+  needs?: number[];
 }
 
 export interface BatchOutput extends GuestOutput {
@@ -21,9 +27,16 @@ export interface BatchOutput extends GuestOutput {
   timedOut: boolean;
 }
 
+/** An item the guest did not run because the earlier item skippedFor did not pass. */
+export interface GuestSkip {
+  skippedFor: number;
+}
+
+export type ItemOutput = BatchOutput | GuestSkip;
+
 export interface BatchResult {
   /** One entry per item, in order; undefined when the item produced no result (transport broke). */
-  outputs: Array<BatchOutput | undefined>;
+  outputs: Array<ItemOutput | undefined>;
   /** Why some or all items have no result. */
   transportError?: Error;
 }
@@ -65,23 +78,37 @@ function outputOf(out: GuestOutput): string | undefined {
   return s ? s.slice(-4000) : undefined;
 }
 
+/**
+ * Why check c must be skipped, or undefined when it may run: each need passed, or (with sentAt)
+ * is a check sent in the same batch, which the guest judges before running c.
+ */
+function unmetNeed(c: CompiledCheck, byId: ReadonlyMap<string, CheckResult>, sentAt?: ReadonlyMap<string, number>): string | undefined {
+  for (const n of c.def.needs) {
+    if (sentAt?.has(n)) continue;
+    const r = byId.get(n);
+    if (r === undefined) return `needs ${n} (${n} does not apply to this image)`;
+    if (r.status !== 'passed') return `needs ${n} (${n} ${r.status})`;
+  }
+  return undefined;
+}
+
 function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
 }
 
 /**
  * Splits checks [from, n) into the next batch: stops before a check that needs a check of the
- * batch, and after a check with retry.
+ * batch the guest cannot judge (no passExit), and after a check with retry.
  */
 export function nextBatch(checks: readonly CompiledCheck[], from: number): number[] {
   const batch: number[] = [];
-  const ids = new Set<string>();
+  const guestJudged = new Map<string, boolean>();
   for (let i = from; i < checks.length; i++) {
-    const def = checks[i]!.def;
-    if (def.needs.some((n) => ids.has(n))) break;
+    const c = checks[i]!;
+    if (c.def.needs.some((n) => guestJudged.get(n) === false)) break;
     batch.push(i);
-    ids.add(def.id);
-    if (def.retry) break;
+    guestJudged.set(c.def.id, c.passExit !== undefined);
+    if (c.def.retry) break;
   }
   return batch;
 }
@@ -146,28 +173,33 @@ export async function runChecks(checks: readonly CompiledCheck[], exec: BatchExe
     const batch = nextBatch(checks, i);
     i = batch[batch.length - 1]! + 1;
 
-    // Checks whose needs did not pass are skipped, not sent.
+    // Checks whose needs did not pass are skipped, not sent. Needs on checks sent in this batch
+    // are left to the guest (item.needs) and judged again below, in order, once those ran.
     const send: number[] = [];
+    const sentAt = new Map<string, number>();
+    const items: BatchItem[] = [];
     for (const j of batch) {
       const c = checks[j]!;
       if (fatal !== undefined) {
         finish(j, { ...base(c), status: 'error', message: `not run: ${firstLine(fatal)}`, durationMs: 0, attempts: 0 });
         continue;
       }
-      const unmet = c.def.needs.map((n) => ({ n, r: byId.get(n) })).find(({ r }) => r === undefined || r.status !== 'passed');
+      const unmet = unmetNeed(c, byId, sentAt);
       if (unmet) {
-        const why = unmet.r ? `${unmet.n} ${unmet.r.status}` : `${unmet.n} does not apply to this image`;
-        finish(j, { ...base(c), status: 'skipped', message: `needs ${unmet.n} (${why})`, durationMs: 0, attempts: 0 });
-      } else {
-        send.push(j);
+        finish(j, { ...base(c), status: 'skipped', message: unmet, durationMs: 0, attempts: 0 });
+        continue;
       }
+      const inBatch = c.def.needs.flatMap((n) => (sentAt.has(n) ? [sentAt.get(n)!] : []));
+      sentAt.set(c.def.id, items.length);
+      send.push(j);
+      items.push({ ...item(c), ...(c.passExit !== undefined ? { passExit: c.passExit } : {}), ...(inBatch.length ? { needs: inBatch } : {}) });
     }
     if (send.length === 0) continue;
 
     let res: BatchResult;
     batches++;
     try {
-      res = await exec(send.map((j) => item(checks[j]!)), { signal: opts.signal });
+      res = await exec(items, { signal: opts.signal });
     } catch (e) {
       if (isAbort(e) || opts.signal?.aborted) throw e instanceof AbortedError ? e : new AbortedError('interrupted', { cause: e });
       res = { outputs: send.map(() => undefined), transportError: e instanceof Error ? e : new Error(String(e)) };
@@ -176,6 +208,18 @@ export async function runChecks(checks: readonly CompiledCheck[], exec: BatchExe
     for (const [k, j] of send.entries()) {
       const c = checks[j]!;
       const out = res.outputs[k];
+      // A need met by a check of this batch: its result is in byId now.
+      const unmet = fatal === undefined && items[k]!.needs ? unmetNeed(c, byId) : undefined;
+      if (unmet) {
+        finish(j, { ...base(c), status: 'skipped', message: unmet, durationMs: 0, attempts: 0 });
+        continue;
+      }
+      if (out && 'skippedFor' in out) {
+        // Cannot happen while passExit matches evaluate(); say so rather than guess.
+        const need = checks[send[out.skippedFor] ?? -1]?.def.id ?? `item ${out.skippedFor}`;
+        finish(j, { ...base(c), status: 'error', message: `not run: the guest judged ${need} as failed, the host as passed`, durationMs: 0, attempts: 0 });
+        continue;
+      }
       if (!out) {
         await transportFailure(j, res.transportError ?? new GuestTransportError('no result from the guest'), 0, 1);
         continue;
@@ -202,7 +246,7 @@ export async function runChecks(checks: readonly CompiledCheck[], exec: BatchExe
             r = { outputs: [undefined], transportError: e instanceof Error ? e : new Error(String(e)) };
           }
           const o = r.outputs[0];
-          if (!o) {
+          if (!o || 'skippedFor' in o) {
             broken = r.transportError ?? new GuestTransportError('no result from the guest');
             break;
           }

@@ -8,7 +8,7 @@ import { AbortedError, TimeoutError } from '../errors.js';
 import { GUEST_DIR } from '../paths.js';
 import { run, spawnProcess, type SpawnedProcess } from '../tools/exec.js';
 import { sshArgs, type SshTarget } from '../tools/ssh.js';
-import { GuestTransportError, type BatchExecutor, type BatchItem, type BatchOutput, type BatchResult } from './engine.js';
+import { GuestTransportError, type BatchExecutor, type BatchItem, type BatchOutput, type BatchResult, type ItemOutput } from './engine.js';
 
 export const RUNNER_FILE = join(GUEST_DIR, 'checks', 'runner.sh');
 let runnerText: string | undefined;
@@ -26,7 +26,8 @@ export function controlPath(sockDir: string): string {
 export function batchScript(items: readonly BatchItem[], runnerSource = runner()): string {
   const lines = items.map((it, i) => {
     const limit = Math.max(1, Math.ceil(it.timeoutMs / 1000));
-    return `vx_run ${i} ${limit} ${it.sudo ? 1 : 0} ${Buffer.from(it.script, 'utf8').toString('base64')}`;
+    const needs = it.needs?.length ? it.needs.join(',') : '-';
+    return `vx_run ${i} ${limit} ${it.sudo ? 1 : 0} ${it.passExit ?? '-'} ${needs} ${Buffer.from(it.script, 'utf8').toString('base64')}`;
   });
   return `${runnerSource}\n${lines.join('\n')}\n`;
 }
@@ -37,15 +38,22 @@ export function batchCommand(items: readonly BatchItem[]): string {
 }
 
 const RESULT_RE = /^@@vx-result (\d+) (\d+) (\d+) ([01]) (\S+) (\S+)$/;
+const SKIPPED_RE = /^@@vx-skipped (\d+) (\d+)$/;
 
 function b64(s: string): string {
   return s === '-' ? '' : Buffer.from(s, 'base64').toString('utf8');
 }
 
 /** Parses the runner's result lines into per-item outputs (undefined for items without one). */
-export function parseBatchOutput(stdout: string, count: number): Array<BatchOutput | undefined> {
-  const out: Array<BatchOutput | undefined> = new Array(count).fill(undefined);
+export function parseBatchOutput(stdout: string, count: number): Array<ItemOutput | undefined> {
+  const out: Array<ItemOutput | undefined> = new Array(count).fill(undefined);
   for (const line of stdout.split('\n')) {
+    const skip = SKIPPED_RE.exec(line.trim());
+    if (skip) {
+      const idx = Number(skip[1]);
+      if (idx < count) out[idx] = { skippedFor: Number(skip[2]) };
+      continue;
+    }
     const m = RESULT_RE.exec(line.trim());
     if (!m) continue;
     const idx = Number(m[1]);
@@ -64,12 +72,13 @@ export function startMaster(t: SshTarget, sockDir: string, logFile?: string): Sp
   return spawnProcess('ssh', ['-M', '-N', '-o', `ControlPath=${controlPath(sockDir)}`, '-o', 'ControlPersist=no', ...sshArgs(t)], { logFile });
 }
 
-function logBatch(logFile: string | undefined, items: readonly BatchItem[], outputs: Array<BatchOutput | undefined>, note: string): void {
+function logBatch(logFile: string | undefined, items: readonly BatchItem[], outputs: Array<ItemOutput | undefined>, note: string): void {
   if (!logFile) return;
   const parts = items.map((it, i) => {
     const o = outputs[i];
     const head = `$ ${it.sudo ? '(root) ' : ''}${it.script.trimEnd()}`;
     if (!o) return `${head}\n[no result]\n`;
+    if ('skippedFor' in o) return `${head}\n[not run: needs item ${o.skippedFor} of this batch, which did not pass]\n`;
     return `${head}\n${o.stdout}${o.stderr ? `[stderr]\n${o.stderr}` : ''}[exit ${o.exitCode}${o.timedOut ? ', timed out' : ''}, ${o.durationMs} ms]\n`;
   });
   try {
@@ -114,6 +123,6 @@ export function sshBatchExecutor(t: SshTarget, sockDir: string, logFile?: string
 export async function execOne(exec: BatchExecutor, item: BatchItem, signal?: AbortSignal): Promise<BatchOutput> {
   const r = await exec([item], { signal });
   const o = r.outputs[0];
-  if (!o) throw r.transportError ?? new GuestTransportError('no result from the guest');
+  if (!o || 'skippedFor' in o) throw r.transportError ?? new GuestTransportError('no result from the guest');
   return o;
 }

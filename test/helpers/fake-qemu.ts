@@ -1,7 +1,7 @@
 // A fake qemu-system-x86_64 for unit tests (a small Node script): serves QMP on the -qmp socket,
-// writes the -chardev serial file, logs each QMP command (and a SIGTERM) to qmpLog, and exits
-// on system_powerdown. The mode is fixed at creation or, when not given, read from
-// $FAKE_QEMU_MODE when it starts: ok, ignore-powerdown, die (start-up error), panic (kernel
+// writes the -chardev serial file, logs each QMP command (and a SIGTERM) to qmpLog, exits on
+// system_powerdown, and answers the forwarded SSH port with an SSH banner (not when panicking).
+// The mode is fixed at creation or, when not given, read from $FAKE_QEMU_MODE when it starts: ok, ignore-powerdown, die (start-up error), panic (kernel
 // panic on the serial console), poweroff (the guest powers itself off after 1.5 s).
 import { chmodSync, writeFileSync } from 'node:fs';
 
@@ -37,6 +37,9 @@ net.createServer((s) => {
     }
   });
 }).listen(qmp);
+// The guest's sshd, as far as a banner goes: the forwarded port answers like OpenSSH.
+const fwd = /hostfwd=tcp:([0-9.]+):(\\d+)-/.exec(val('-netdev') || '');
+if (fwd && mode !== 'panic') net.createServer((s) => s.end('SSH-2.0-OpenSSH_fake\\r\\n')).listen(Number(fwd[2]), fwd[1]);
 if (mode === 'poweroff') setTimeout(() => process.exit(0), 1500);
 process.on('SIGTERM', () => { log('SIGTERM'); process.exit(143); });
 setInterval(() => {}, 1000);

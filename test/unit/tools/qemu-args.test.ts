@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { detectBootFailure, qemuArgs, type VmSpec } from '../../../src/tools/qemu.js';
+import { detectBootFailure, qemuArgs, TCG_CPU, type VmSpec } from '../../../src/tools/qemu.js';
 
 const base: VmSpec = {
   name: 'vexfs-build',
@@ -20,9 +20,10 @@ function valuesOf(args: string[], flag: string): string[] {
 describe('qemuArgs', () => {
   test('tcg: multi-threaded TCG, cpu max, no KVM; memory and cpus as given', () => {
     const a = qemuArgs(base);
-    assert.deepEqual(valuesOf(a, '-machine'), ['q35']);
+    assert.deepEqual(valuesOf(a, '-machine'), ['q35,sata=off,smbus=off,vmport=off']);
     assert.deepEqual(valuesOf(a, '-accel'), ['tcg,thread=multi']);
-    assert.deepEqual(valuesOf(a, '-cpu'), ['max']);
+    assert.deepEqual(valuesOf(a, '-cpu'), [TCG_CPU]);
+    assert.match(TCG_CPU, /^qemu64,.*\+sse4\.2.*,-svm/);
     assert.deepEqual(valuesOf(a, '-m'), ['2048']);
     assert.deepEqual(valuesOf(a, '-smp'), ['2']);
     assert.ok(!a.join(' ').includes('kvm'));
@@ -32,7 +33,7 @@ describe('qemuArgs', () => {
 
   test('kvm: accel=kvm and cpu host', () => {
     const a = qemuArgs({ ...base, accel: 'kvm' });
-    assert.deepEqual(valuesOf(a, '-machine'), ['q35,accel=kvm']);
+    assert.deepEqual(valuesOf(a, '-machine'), ['q35,sata=off,smbus=off,vmport=off,accel=kvm']);
     assert.deepEqual(valuesOf(a, '-cpu'), ['host']);
     assert.deepEqual(valuesOf(a, '-accel'), []);
   });

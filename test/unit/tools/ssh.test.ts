@@ -1,8 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { generateKey, shellQuote, sleep, sshArgs, sshExec, sshScript, sshUpload, waitForSsh, type SshTarget } from '../../../src/tools/ssh.js';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { generateKey, shellQuote, sleep, sshArgs, sshBanner, sshExec, sshScript, sshUpload, waitForSsh, type SshTarget } from '../../../src/tools/ssh.js';
 import { run } from '../../../src/tools/exec.js';
 import { AbortedError, CommandError, TimeoutError } from '../../../src/errors.js';
 import { fakeBin, tempDir } from '../../helpers/fs.js';
@@ -45,6 +46,40 @@ describe('shellQuote', () => {
       assert.equal(r.stdout, s);
     });
   }
+});
+
+describe('sshBanner', () => {
+  const serve = async (handler: (s: Socket) => void): Promise<{ port: number; close: () => void }> => {
+    const server = createServer(handler);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+  };
+  test('true for an SSH identification line, even in pieces', async () => {
+    const srv = await serve((s) => {
+      s.write('SS');
+      setTimeout(() => s.end('H-2.0-OpenSSH_10.0\r\n'), 20);
+    });
+    try {
+      assert.equal(await sshBanner('127.0.0.1', srv.port), true);
+    } finally {
+      srv.close();
+    }
+  });
+  test('false for a closed connection, another protocol, silence, or nothing listening', async () => {
+    const closed = await serve((s) => s.destroy());
+    const http = await serve((s) => s.end('HTTP/1.1 400 Bad Request\r\n'));
+    const silent = await serve(() => {});
+    try {
+      assert.equal(await sshBanner('127.0.0.1', closed.port), false);
+      assert.equal(await sshBanner('127.0.0.1', http.port), false);
+      assert.equal(await sshBanner('127.0.0.1', silent.port, 100), false);
+    } finally {
+      closed.close();
+      http.close();
+      silent.close();
+    }
+    assert.equal(await sshBanner('127.0.0.1', closed.port), false);
+  });
 });
 
 describe('sleep', () => {
@@ -126,14 +161,14 @@ exec sh -c "$1"`,
 
   test('waitForSsh polls until ssh succeeds', async () => {
     reset(2);
-    const ms = await waitForSsh(target, { timeoutMs: 10_000, intervalMs: 20 });
+    const ms = await waitForSsh(target, { timeoutMs: 10_000, intervalMs: 20, bannerPollMs: false });
     assert.equal(typeof ms, 'number');
     assert.equal(readFileSync(attempts, 'utf8').split('\n').filter(Boolean).length, 3);
   });
 
   test('waitForSsh times out with the last ssh error in the message', async () => {
     reset(1000);
-    await assert.rejects(waitForSsh(target, { timeoutMs: 200, intervalMs: 20 }), (e: unknown) => {
+    await assert.rejects(waitForSsh(target, { timeoutMs: 200, intervalMs: 20, bannerPollMs: false }), (e: unknown) => {
       assert.ok(e instanceof TimeoutError);
       assert.match(e.message, /SSH on 127\.0\.0\.1:40022 not ready/);
       assert.match(e.message, /Connection refused/);
@@ -148,6 +183,7 @@ exec sh -c "$1"`,
       waitForSsh(target, {
         timeoutMs: 10_000,
         intervalMs: 20,
+        bannerPollMs: false,
         check: () => {
           if (++calls === 2) throw new Error('guest boot failed: kernel panic');
         },
@@ -157,10 +193,43 @@ exec sh -c "$1"`,
     assert.equal(calls, 2);
   });
 
+  test('waitForSsh runs ssh only once the port answers with an SSH banner', async () => {
+    reset(0);
+    // Like QEMU's forwarding before the guest's sshd is up: connections accepted, then closed.
+    let conns = 0;
+    const server = createServer((sock) => {
+      conns++;
+      if (conns <= 3) sock.destroy();
+      else sock.end('SSH-2.0-OpenSSH_10.0\r\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      await waitForSsh({ ...target, port }, { timeoutMs: 10_000, intervalMs: 20, bannerPollMs: 20 });
+      assert.equal(conns, 4);
+      assert.equal(readFileSync(attempts, 'utf8').split('\n').filter(Boolean).length, 1);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('waitForSsh without a banner times out saying so, and never runs ssh', async () => {
+    reset(0);
+    const server = createServer((sock) => sock.destroy());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      await assert.rejects(waitForSsh({ ...target, port }, { timeoutMs: 300, intervalMs: 20, bannerPollMs: 20 }), /not ready after .*no SSH banner/);
+      assert.equal(existsSync(attempts), false, 'ssh was run');
+    } finally {
+      server.close();
+    }
+  });
+
   test('waitForSsh: abort gives AbortedError', async () => {
     reset(1000);
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
-    await assert.rejects(waitForSsh(target, { timeoutMs: 10_000, intervalMs: 20, signal: ac.signal }), AbortedError);
+    await assert.rejects(waitForSsh(target, { timeoutMs: 10_000, intervalMs: 20, bannerPollMs: false, signal: ac.signal }), AbortedError);
   });
 });

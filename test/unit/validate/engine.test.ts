@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseChecks } from '../../../src/validate/checks.js';
 import { compileCheck, type CompiledCheck } from '../../../src/validate/compile.js';
-import { GuestTransportError, nextBatch, runChecks, type BatchExecutor, type BatchItem, type BatchOutput } from '../../../src/validate/engine.js';
+import { GuestTransportError, nextBatch, runChecks, type BatchExecutor, type BatchItem, type BatchOutput, type ItemOutput } from '../../../src/validate/engine.js';
 
 const vars = { version: '1.0.0', variant: 'minimal', name: 'img' };
 
@@ -10,23 +10,37 @@ function compile(yaml: string): CompiledCheck[] {
   return parseChecks(yaml, 'test').map((c) => compileCheck(c, vars));
 }
 
-/** A fake guest: each command script is looked up in `answers` (a function of the attempt number). */
+/**
+ * A fake guest: each command script is looked up in `answers` (a function of the attempt number).
+ * Like guest/checks/runner.sh, it does not run an item whose in-batch needs did not pass by their
+ * passExit; `ran` lists the scripts it ran.
+ */
 function fakeGuest(answers: Record<string, (attempt: number) => Partial<BatchOutput> | 'transport'>) {
   const calls: BatchItem[][] = [];
+  const ran: string[] = [];
   const attempts = new Map<string, number>();
   const exec: BatchExecutor = async (items) => {
     calls.push([...items]);
-    const outputs: Array<BatchOutput | undefined> = [];
+    const outputs: Array<ItemOutput | undefined> = [];
     for (const it of items) {
+      const failed = (it.needs ?? []).find((k) => {
+        const o = outputs[k];
+        return !o || 'skippedFor' in o || o.timedOut || o.exitCode !== items[k]!.passExit;
+      });
+      if (failed !== undefined) {
+        outputs.push({ skippedFor: failed });
+        continue;
+      }
       const n = (attempts.get(it.script) ?? 0) + 1;
       attempts.set(it.script, n);
       const a = answers[it.script]?.(n) ?? {};
       if (a === 'transport') return { outputs: [...outputs, ...items.slice(outputs.length).map(() => undefined)], transportError: new GuestTransportError('ssh: connection reset') };
+      ran.push(it.script);
       outputs.push({ exitCode: 0, stdout: '', stderr: '', durationMs: 10, timedOut: false, ...a });
     }
     return { outputs };
   };
-  return { exec, calls };
+  return { exec, calls, ran };
 }
 
 const fakeClock = () => {
@@ -34,7 +48,7 @@ const fakeClock = () => {
   return { now: () => t, sleep: async (ms: number) => void (t += ms) };
 };
 
-test('needs: a check whose prerequisite failed is skipped and never sent', async () => {
+test('needs: a check whose prerequisite failed is skipped and never run', async () => {
   const checks = compile(`
 - { id: info, type: command, command: info }
 - { id: load, type: command, command: load, needs: [info] }
@@ -46,22 +60,60 @@ test('needs: a check whose prerequisite failed is skipped and never sent', async
   assert.equal(results[0]!.message, 'exit code 1, expected 0: modinfo: ERROR: Module vexfs not found.');
   assert.equal(results[1]!.message, 'needs info (info failed)');
   assert.equal(results[2]!.message, 'needs load (load skipped)');
-  assert.deepEqual(g.calls.flat().map((c) => c.script), ['info', 'other']);
+  assert.deepEqual(g.ran, ['info', 'other']);
+  // All four went in one round trip: the guest judged info by its exit code and skipped load.
+  assert.equal(g.calls.length, 1);
+  assert.deepEqual(g.calls[0]!.map((c) => [c.script, c.passExit, c.needs]), [['info', 0, undefined], ['load', 0, [0]], ['listed', 0, [1]], ['other', 0, undefined]]);
 });
 
-test('batching: a batch ends before a check needing one of its own, and after a retry check', () => {
+test('needs: a prerequisite that passes by a non-zero exit code lets its dependant run in the same batch', async () => {
+  const checks = compile(`
+- { id: status, type: command, command: status, expect: { exit_code: 3 } }
+- { id: after, type: command, command: after, needs: [status] }`);
+  const g = fakeGuest({ status: () => ({ exitCode: 3 }) });
+  const { results, batches } = await runChecks(checks, g.exec, { defaultTimeoutMs: 60_000 });
+  assert.deepEqual(results.map((r) => [r.id, r.status]), [['status', 'passed'], ['after', 'passed']]);
+  assert.equal(batches, 1);
+});
+
+test('needs: a prerequisite judged by its output is judged on the host before its dependant is sent', async () => {
+  const checks = compile(`
+- { id: version, type: command, command: version, expect: { stdout_contains: "1.0.0" } }
+- { id: after, type: command, command: after, needs: [version] }`);
+  // Exit 0, so the guest alone would have run "after"; the host sees the wrong version.
+  const g = fakeGuest({ version: () => ({ stdout: 'vexctl 0.9\n' }) });
+  const { results, batches } = await runChecks(checks, g.exec, { defaultTimeoutMs: 60_000 });
+  assert.deepEqual(results.map((r) => [r.id, r.status]), [['version', 'failed'], ['after', 'skipped']]);
+  assert.deepEqual(g.ran, ['version']);
+  assert.equal(batches, 1);
+});
+
+test('needs: a guest skip the host would not have made is reported as an error, not hidden', async () => {
   const checks = compile(`
 - { id: a, type: command, command: a }
+- { id: b, type: command, command: b, needs: [a] }`);
+  // A broken guest runner that skips b although a passed.
+  const exec: BatchExecutor = async () => ({ outputs: [{ exitCode: 0, stdout: '', stderr: '', durationMs: 1, timedOut: false }, { skippedFor: 0 }] });
+  const { results } = await runChecks(checks, exec, { defaultTimeoutMs: 60_000 });
+  assert.deepEqual(results.map((r) => [r.id, r.status]), [['a', 'passed'], ['b', 'error']]);
+  assert.match(results[1]!.message, /guest judged a as failed, the host as passed/);
+});
+
+test('batching: a batch ends before a check needing one of its own that only the host can judge, and after a retry check', () => {
+  const checks = compile(`
+- { id: a, type: command, command: a, expect: { stdout_contains: x } }
 - { id: b, type: command, command: b, needs: [a] }
 - { id: c, type: command, command: c, needs: [a] }
 - { id: d, type: command, command: d }
 - { id: e, type: command, command: e, retry: { timeout_s: 10 } }
-- { id: f, type: command, command: f, needs: [b] }
-- { id: g, type: command, command: g, needs: [f] }`);
+- { id: f, type: file, path: /f, needs: [b] }
+- { id: g, type: command, command: g, needs: [f] }
+- { id: h, type: command, command: h, needs: [d], expect: { stdout_empty: true } }
+- { id: i, type: command, command: i, needs: [h] }`);
   assert.deepEqual(nextBatch(checks, 0), [0]);
   assert.deepEqual(nextBatch(checks, 1), [1, 2, 3, 4]);
-  assert.deepEqual(nextBatch(checks, 5), [5]);
-  assert.deepEqual(nextBatch(checks, 6), [6]);
+  assert.deepEqual(nextBatch(checks, 5), [5, 6, 7]);
+  assert.deepEqual(nextBatch(checks, 8), [8]);
 });
 
 test('the built-in list needs only a handful of round trips', async () => {
@@ -70,7 +122,8 @@ test('the built-in list needs only a handful of round trips', async () => {
   const g = fakeGuest({});
   const { results, batches } = await runChecks(checks, g.exec, { defaultTimeoutMs: 60_000 });
   assert.equal(results.length, checks.length);
-  assert.ok(batches <= 6, `batches: ${batches}`);
+  // Needs within a batch are judged in the guest: only vexfs-service-active (retry) splits it.
+  assert.equal(batches, 2);
   // Order is preserved across batches.
   assert.deepEqual(g.calls.flat().map((c) => c.script), checks.map((c) => c.script));
 });
@@ -103,8 +156,8 @@ test('timeouts: per-check timeout_s is sent; a timed-out attempt fails with that
   const g = fakeGuest({ slow: () => ({ exitCode: 124, timedOut: true, durationMs: 5000 }) });
   const { results } = await runChecks(checks, g.exec, { defaultTimeoutMs: 60_000 });
   assert.deepEqual(g.calls[0], [
-    { script: 'slow', sudo: true, timeoutMs: 5000 },
-    { script: 'dflt', sudo: false, timeoutMs: 60_000 },
+    { script: 'slow', sudo: true, timeoutMs: 5000, passExit: 0 },
+    { script: 'dflt', sudo: false, timeoutMs: 60_000, passExit: 0 },
   ]);
   assert.equal(results[0]!.status, 'failed');
   assert.equal(results[0]!.message, 'timed out after 5 s');

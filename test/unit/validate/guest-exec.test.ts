@@ -3,10 +3,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { run } from '../../../src/tools/exec.js';
 import { batchCommand, batchScript, parseBatchOutput } from '../../../src/validate/guest-exec.js';
+import type { BatchItem } from '../../../src/validate/engine.js';
 
-async function runBatch(items: Array<{ script: string; sudo: boolean; timeoutMs: number }>) {
+async function runBatch(items: BatchItem[]) {
   const r = await run('bash', ['-s'], { input: batchScript(items), allowFailure: true, timeoutMs: 60_000, env: { SUDO_UID: undefined } });
-  return { raw: r, outputs: parseBatchOutput(r.stdout, items.length) };
+  const parsed = parseBatchOutput(r.stdout, items.length);
+  // Items that ran (a result line), for the tests that do not exercise skipping.
+  const outputs = parsed.map((o) => (o && !('skippedFor' in o) ? o : undefined));
+  return { raw: r, parsed, outputs };
 }
 
 test('runner: exit codes, stdout and stderr per item, binary-safe, empty output', async () => {
@@ -41,6 +45,26 @@ test('runner: a batch cut short leaves the missing items without a result', () =
   assert.deepEqual(out[0], { exitCode: 0, durationMs: 5, timedOut: false, stdout: '', stderr: '' });
   assert.equal(out[1], undefined);
   assert.equal(out[2], undefined);
+});
+
+test('runner: an item runs only when the items it needs passed by their exit code', async () => {
+  const { parsed } = await runBatch([
+    { script: 'exit 1', sudo: false, timeoutMs: 10_000, passExit: 0 },
+    { script: 'echo ran-b', sudo: false, timeoutMs: 10_000, passExit: 0, needs: [0] },
+    { script: 'exit 3', sudo: false, timeoutMs: 10_000, passExit: 3 },
+    { script: 'echo ran-d', sudo: false, timeoutMs: 10_000, needs: [2] },
+    { script: 'sleep 30', sudo: false, timeoutMs: 1000, passExit: 124 },
+    { script: 'echo ran-f', sudo: false, timeoutMs: 10_000, needs: [4] },
+    { script: 'echo ran-g', sudo: false, timeoutMs: 10_000, needs: [1] },
+    { script: 'echo ran-h', sudo: false, timeoutMs: 10_000, needs: [2, 0] },
+  ]);
+  assert.deepEqual(parsed[1], { skippedFor: 0 });
+  assert.equal((parsed[3] as { stdout: string }).stdout, 'ran-d\n');
+  // A timed-out item never passes, whatever exit code it was killed with.
+  assert.deepEqual(parsed[5], { skippedFor: 4 });
+  // Skipped counts as not passed, and every need is looked at.
+  assert.deepEqual(parsed[6], { skippedFor: 1 });
+  assert.deepEqual(parsed[7], { skippedFor: 0 });
 });
 
 test('sudo only when an item needs root', () => {
