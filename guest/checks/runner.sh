@@ -18,11 +18,16 @@ vx_passed=()
 vx_tmp=$(mktemp -d /tmp/vexfs-checks.XXXXXX)
 trap 'rm -rf "$vx_tmp"' EXIT
 
+# Checks run from / ; the invoking user's home is looked up once, not per check.
+cd /
+vx_user_home=/
+if [ "$EUID" = 0 ] && [ -n "${SUDO_UID:-}" ]; then
+  vx_user_home=$(getent passwd "$SUDO_UID" | cut -d: -f6)
+fi
+
 vx_as_user() {
-  if [ "$(id -u)" = 0 ] && [ -n "${SUDO_UID:-}" ]; then
-    local home
-    home=$(getent passwd "$SUDO_UID" | cut -d: -f6)
-    HOME="${home:-/}" USER="${SUDO_USER:-}" LOGNAME="${SUDO_USER:-}" \
+  if [ "$EUID" = 0 ] && [ -n "${SUDO_UID:-}" ]; then
+    HOME="${vx_user_home:-/}" USER="${SUDO_USER:-}" LOGNAME="${SUDO_USER:-}" \
       setpriv --reuid="$SUDO_UID" --regid="$SUDO_GID" --init-groups -- "$@"
   else
     "$@"
@@ -39,9 +44,9 @@ vx_run() {
   script=$(printf '%s' "$6" | base64 -d)
   start=${EPOCHREALTIME/[.,]/}
   if [ "$as_root" = 1 ]; then
-    (cd / && timeout -k 2 "$limit" bash -c "$script") </dev/null >"$vx_tmp/out" 2>"$vx_tmp/err"
+    timeout -k 2 "$limit" bash -c "$script" </dev/null >"$vx_tmp/out" 2>"$vx_tmp/err"
   else
-    (cd / && vx_as_user timeout -k 2 "$limit" bash -c "$script") </dev/null >"$vx_tmp/out" 2>"$vx_tmp/err"
+    vx_as_user timeout -k 2 "$limit" bash -c "$script" </dev/null >"$vx_tmp/out" 2>"$vx_tmp/err"
   fi
   rc=$?
   end=${EPOCHREALTIME/[.,]/}

@@ -49,3 +49,18 @@ test('makeSeedIso: a "cidata" ISO holding the user-data and meta-data (real clou
   // user-data can carry secrets: not world-readable.
   assert.equal(statSync(join(dir, 'user-data')).mode & 0o077, 0);
 });
+
+test('accessSeed: one key-only sudo user, no package work, nothing to grow, sshd settings left to the image', async () => {
+  const { accessSeed } = await import('../../../src/tools/seed.js');
+  const s = accessSeed({ instanceId: 'i-1', hostname: 'h', user: 'vexfs-validate', gecos: 'g', publicKey: 'ssh-ed25519 AAAA k' });
+  assert.deepEqual(s.metaData, { 'instance-id': 'i-1', 'local-hostname': 'h' });
+  const u = s.userData as Record<string, unknown> & { users: Array<Record<string, unknown>> };
+  assert.equal(u.users.length, 1);
+  assert.equal(u.users[0]!.name, 'vexfs-validate');
+  assert.equal(u.users[0]!.lock_passwd, true);
+  assert.deepEqual(u.users[0]!.ssh_authorized_keys, ['ssh-ed25519 AAAA k']);
+  assert.equal(u.package_update, false);
+  assert.deepEqual(u.growpart, { mode: 'off' });
+  assert.equal(u.resize_rootfs, false);
+  assert.equal('ssh_pwauth' in u, false);
+});

@@ -67,6 +67,23 @@ test('runner: an item runs only when the items it needs passed by their exit cod
   assert.deepEqual(parsed[7], { skippedFor: 0 });
 });
 
+test('runner under sudo: checks without sudo run as the invoking user, with their home, from /', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+  const items: BatchItem[] = [
+    { script: 'echo "$(id -u) $HOME $USER $PWD"', sudo: false, timeoutMs: 10_000 },
+    { script: 'echo "$(id -u) $PWD"', sudo: true, timeoutMs: 10_000 },
+  ];
+  const r = await run('bash', ['-s'], {
+    input: batchScript(items),
+    timeoutMs: 60_000,
+    cwd: '/tmp',
+    env: { SUDO_UID: '65534', SUDO_GID: '65534', SUDO_USER: 'nobody' },
+  });
+  const out = parseBatchOutput(r.stdout, 2) as Array<{ stdout: string }>;
+  const home = (await run('getent', ['passwd', '65534'])).stdout.split(':')[5];
+  assert.equal(out[0]!.stdout, `65534 ${home} nobody /\n`);
+  assert.equal(out[1]!.stdout, '0 /\n');
+});
+
 test('sudo only when an item needs root', () => {
   assert.equal(batchCommand([{ script: 'x', sudo: false, timeoutMs: 1 }]), 'bash -s');
   assert.equal(batchCommand([{ script: 'x', sudo: false, timeoutMs: 1 }, { script: 'y', sudo: true, timeoutMs: 1 }]), 'sudo -n bash -s');
