@@ -18,16 +18,17 @@ vx_passed=()
 vx_tmp=$(mktemp -d /tmp/vexfs-checks.XXXXXX)
 trap 'rm -rf "$vx_tmp"' EXIT
 
-# Checks run from / ; the invoking user's home is looked up once, not per check.
+# Checks run from / ; under sudo, the invoking user's home is looked up once, not per check.
 cd /
-vx_user_home=/
+vx_user_home=
 if [ "$EUID" = 0 ] && [ -n "${SUDO_UID:-}" ]; then
   vx_user_home=$(getent passwd "$SUDO_UID" | cut -d: -f6)
+  vx_user_home=${vx_user_home:-/}
 fi
 
 vx_as_user() {
-  if [ "$EUID" = 0 ] && [ -n "${SUDO_UID:-}" ]; then
-    HOME="${vx_user_home:-/}" USER="${SUDO_USER:-}" LOGNAME="${SUDO_USER:-}" \
+  if [ -n "$vx_user_home" ]; then
+    HOME="$vx_user_home" USER="${SUDO_USER:-}" LOGNAME="${SUDO_USER:-}" \
       setpriv --reuid="$SUDO_UID" --regid="$SUDO_GID" --init-groups -- "$@"
   else
     "$@"

@@ -90,7 +90,10 @@ export interface WaitOptions {
    * process; false: no banner wait (tests with a fake ssh and nothing listening).
    */
   bannerPollMs?: number | false;
-  /** Called between attempts; throw from it to stop waiting (e.g. the VM died or panicked). */
+  /**
+   * Called between attempts and once more at the deadline; throw from it to stop waiting (e.g.
+   * the VM died or panicked), so a guest that crashed is reported as that, never as a timeout.
+   */
   check?: () => Promise<void> | void;
 }
 
@@ -124,14 +127,16 @@ export async function waitForSsh(t: SshTarget, opts: WaitOptions): Promise<numbe
   const deadline = start + opts.timeoutMs;
   const bannerPollMs = opts.bannerPollMs ?? 250;
   let last = '';
-  const timeout = (): TimeoutError =>
-    new TimeoutError(`SSH on 127.0.0.1:${t.port} not ready after ${Math.round(opts.timeoutMs / 1000)} s (last error: ${last || 'none'})`);
+  const timeout = async (): Promise<TimeoutError> => {
+    await opts.check?.();
+    return new TimeoutError(`SSH on 127.0.0.1:${t.port} not ready after ${Math.round(opts.timeoutMs / 1000)} s (last error: ${last || 'none'})`);
+  };
   for (;;) {
     throwIfAborted(opts.signal);
     await opts.check?.();
     if (bannerPollMs !== false && !(await sshBanner(t.host, t.port))) {
       last = 'no SSH banner from the guest yet';
-      if (Date.now() > deadline) throw timeout();
+      if (Date.now() > deadline) throw await timeout();
       await sleep(bannerPollMs, opts.signal);
       continue;
     }
@@ -147,7 +152,7 @@ export async function waitForSsh(t: SshTarget, opts: WaitOptions): Promise<numbe
       if (e instanceof AbortedError) throw e;
       last = e instanceof Error ? e.message : String(e);
     }
-    if (Date.now() > deadline) throw timeout();
+    if (Date.now() > deadline) throw await timeout();
     await sleep(opts.intervalMs ?? 1000, opts.signal);
   }
 }

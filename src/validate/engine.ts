@@ -138,6 +138,7 @@ export async function runChecks(checks: readonly CompiledCheck[], exec: BatchExe
     script: c.script,
     sudo: c.def.sudo,
     timeoutMs: c.def.timeout_s !== undefined ? c.def.timeout_s * 1000 : opts.defaultTimeoutMs,
+    ...(c.passExit !== undefined ? { passExit: c.passExit } : {}),
   });
   const judge = (c: CompiledCheck, out: BatchOutput): Verdict =>
     out.timedOut ? { ok: false, message: `timed out after ${Math.round(item(c).timeoutMs / 1000)} s` } : c.evaluate(out);
@@ -192,7 +193,7 @@ export async function runChecks(checks: readonly CompiledCheck[], exec: BatchExe
       const inBatch = c.def.needs.flatMap((n) => (sentAt.has(n) ? [sentAt.get(n)!] : []));
       sentAt.set(c.def.id, items.length);
       send.push(j);
-      items.push({ ...item(c), ...(c.passExit !== undefined ? { passExit: c.passExit } : {}), ...(inBatch.length ? { needs: inBatch } : {}) });
+      items.push(inBatch.length ? { ...item(c), needs: inBatch } : item(c));
     }
     if (send.length === 0) continue;
 

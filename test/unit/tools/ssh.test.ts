@@ -226,6 +226,22 @@ exec sh -c "$1"`,
     }
   });
 
+  test('waitForSsh asks check() once more at the deadline: a crash found then is reported, not a timeout', async () => {
+    reset(1000);
+    const t0 = Date.now();
+    await assert.rejects(
+      waitForSsh(target, {
+        timeoutMs: 200,
+        intervalMs: 20,
+        bannerPollMs: false,
+        check: () => {
+          if (Date.now() - t0 > 200) throw new Error('guest boot failed: kernel panic');
+        },
+      }),
+      (e: unknown) => !(e instanceof TimeoutError) && /kernel panic/.test(String(e)),
+    );
+  });
+
   test('waitForSsh: abort gives AbortedError', async () => {
     reset(1000);
     const ac = new AbortController();
