@@ -45,7 +45,8 @@ export interface VmSpec {
  * CPU model under TCG: x86-64-v2 (what current distributions require) on QEMU's AMD-flavoured
  * qemu64, without AVX, PKU or 5-level paging. `-cpu max` offers all of those, and on this
  * project's 2-core TCG runners it booted the same image to SSH-ready ~10 s slower (82.8–98.0 s
- * against 79.1–79.3 s, scripts/bench-validate.mjs; docs/boot-speed.md). The vendor
+ * against 79.1–79.3 s in alternating validate runs, which scripts/bench-validate.mjs --cpu
+ * repeats; docs/boot-speed.md). The vendor
  * matters too: an Intel model would make the guest kernel turn on Meltdown page-table isolation,
  * a TLB flush per system call (not measured). No SVM: with it udev loads kvm + kvm_amd (1.5 MB of
  * module) on every boot for a hypervisor nobody runs. VEXFS_IMAGE_TCG_CPU overrides it.
