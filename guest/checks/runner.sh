@@ -1,22 +1,35 @@
 #!/bin/bash
 # Runs a batch of validation checks in the guest (vexfs-image validate, src/validate/guest-exec.ts).
-# The host sends this file followed by one line per check on bash's stdin, run by `sudo -n bash -s`
-# (or plain `bash -s` when no check of the batch needs root):
-#   vx_run INDEX TIMEOUT_S AS_ROOT(0|1) PASS_EXIT NEEDS BASE64_SCRIPT
-# PASS_EXIT is the exit code with which the check passes ("-": its verdict needs the host) and
-# NEEDS the comma-separated indices of earlier checks of this batch it needs ("-": none); the
-# host only sends a check with NEEDS when each needed check's verdict is its exit code alone,
-# so the guest's "skip" is exactly the host's.
-# For each check it prints one line:
-#   @@vx-result INDEX EXIT_CODE DURATION_MS TIMED_OUT(0|1) BASE64_STDOUT BASE64_STDERR
+# The host sends `vx_nonce=RANDOM`, this file, then one line per check on bash's stdin, run by
+# `sudo -n bash -s` (or plain `bash -s` when no check of the batch needs root):
+#   vx_run INDEX TIMEOUT_S AS_ROOT(0|1) PASS_EXIT NEEDS SCRIPT
+# SCRIPT is one $'...' word (bash decodes it: no base64 process). PASS_EXIT is the exit code with
+# which the check passes ("-": its verdict needs the host) and NEEDS the comma-separated indices
+# of earlier checks of this batch it needs ("-": none); the host only sends a check with NEEDS
+# when each needed check's verdict is its exit code alone, so the guest's "skip" is the host's.
+#
+# Output, all on stdout, every marker line starting with "@@vx-$vx_nonce " (a check cannot forge
+# one: it never sees the nonce):
+#   @@vx-N out INDEX        then the check's stdout, then a newline
+#   @@vx-N err INDEX        (only when it wrote to stderr) its stderr, first 16 KiB, then a newline
+#   @@vx-N result INDEX EXIT_CODE DURATION_MS TIMED_OUT(0|1)
 # or, for a check not run because a check it needs did not pass:
-#   @@vx-skipped INDEX NEEDED_INDEX
-# Checks that do not need root run as the invoking user (SUDO_UID) through setpriv.
-# Under TCG each process costs tens of milliseconds: time with $EPOCHREALTIME, not date.
+#   @@vx-N skipped INDEX NEEDED_INDEX
+#
+# Under TCG every process costs 50-150 ms (exec, dynamic loading), a fork ~12 ms: a check costs
+# two forks of this shell, no exec of its own. The timeout is a `read -t` on a FIFO the check's
+# wrapper writes its exit code to; job control (set -m) puts each check in its own process group,
+# so a timed-out check is killed with everything it started. Checks that do not need root run as
+# the invoking user (SUDO_UID) through setpriv + bash (two execs: only four built-in checks).
 set -u
+set -m
+# Set by the host's first line of the batch.
+: "${vx_nonce:?the host sets vx_nonce before this file}"
 vx_passed=()
 vx_tmp=$(mktemp -d /tmp/vexfs-checks.XXXXXX)
 trap 'rm -rf "$vx_tmp"' EXIT
+mkfifo "$vx_tmp/done"
+exec {vx_done}<>"$vx_tmp/done"
 
 # Checks run from / ; under sudo, the invoking user's home is looked up once, not per check.
 cd /
@@ -26,38 +39,58 @@ if [ "$EUID" = 0 ] && [ -n "${SUDO_UID:-}" ]; then
   vx_user_home=${vx_user_home:-/}
 fi
 
-vx_as_user() {
-  if [ -n "$vx_user_home" ]; then
+# The check itself, in a subshell of the wrapper. The runner keeps its state in vx_* globals (no
+# locals: a local would survive the unset below): the check sees none of them, not the nonce.
+vx_check() {
+  exec {vx_done}>&- </dev/null 2>"$vx_tmp/err"
+  if [ "$vx_as_root" = 0 ] && [ -n "$vx_user_home" ]; then
     HOME="$vx_user_home" USER="${SUDO_USER:-}" LOGNAME="${SUDO_USER:-}" \
-      setpriv --reuid="$SUDO_UID" --regid="$SUDO_GID" --init-groups -- "$@"
-  else
-    "$@"
+      exec setpriv --reuid="$SUDO_UID" --regid="$SUDO_GID" --init-groups -- bash -c "$vx_script"
   fi
+  set -- "$vx_script"
+  unset -v "${!vx_@}"
+  unset -f vx_run vx_check
+  set +u +m
+  trap - EXIT
+  eval "shift; $1"
 }
 
 vx_run() {
-  local idx=$1 limit=$2 as_root=$3 pass_exit=$4 needs=$5 script rc start end timed_out=0 n ms
-  if [ "$needs" != - ]; then
-    for n in ${needs//,/ }; do
-      if [ "${vx_passed[$n]:-0}" != 1 ]; then printf '@@vx-skipped %s %s\n' "$idx" "$n"; return; fi
+  vx_idx=$1 vx_limit=$2 vx_as_root=$3 vx_pass_exit=$4 vx_needs=$5 vx_script=$6 vx_rc='' vx_timed_out=0
+  vx_tag="@@vx-$vx_nonce"
+  if [ "$vx_needs" != - ]; then
+    for vx_n in ${vx_needs//,/ }; do
+      if [ "${vx_passed[$vx_n]:-0}" != 1 ]; then printf '%s skipped %s %s\n' "$vx_tag" "$vx_idx" "$vx_n"; return; fi
     done
   fi
-  script=$(printf '%s' "$6" | base64 -d)
-  start=${EPOCHREALTIME/[.,]/}
-  if [ "$as_root" = 1 ]; then
-    timeout -k 2 "$limit" bash -c "$script" </dev/null >"$vx_tmp/out" 2>"$vx_tmp/err"
-  else
-    vx_as_user timeout -k 2 "$limit" bash -c "$script" </dev/null >"$vx_tmp/out" 2>"$vx_tmp/err"
+  printf '%s out %s\n' "$vx_tag" "$vx_idx"
+  vx_start=${EPOCHREALTIME/[.,]/}
+  ( (vx_check); printf '%s %s\n' "$vx_idx" "$?" >&"$vx_done" ) &
+  vx_pid=$!
+  # Wait for this check's line (the line of an earlier, killed check may still arrive: skip it).
+  while :; do
+    vx_ms=$(( vx_limit * 1000 - (10#${EPOCHREALTIME/[.,]/} - 10#$vx_start) / 1000 ))
+    [ "$vx_ms" -gt 0 ] || break
+    printf -v vx_t '%d.%03d' $((vx_ms / 1000)) $((vx_ms % 1000))
+    read -r -t "$vx_t" -u "$vx_done" vx_got_idx vx_got_rc || break
+    if [ "$vx_got_idx" = "$vx_idx" ]; then vx_rc=$vx_got_rc; break; fi
+  done
+  if [ -z "$vx_rc" ]; then
+    vx_timed_out=1 vx_rc=124
+    kill -TERM -- "-$vx_pid" 2>/dev/null
+    # Two seconds to exit after TERM (as `timeout -k 2`), then KILL.
+    read -r -t 2 -u "$vx_done" vx_got_idx vx_got_rc
+    kill -KILL -- "-$vx_pid" 2>/dev/null
   fi
-  rc=$?
-  end=${EPOCHREALTIME/[.,]/}
-  ms=$(( (10#$end - 10#$start) / 1000 ))
-  if { [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && [ "$ms" -ge $(( limit * 1000 - 200 )) ]; then timed_out=1; fi
-  if [ "$timed_out" = 0 ] && [ "$rc" = "$pass_exit" ]; then vx_passed[$idx]=1; fi
-  local o='' e=''
-  # Most checks print nothing on stderr: no processes for an empty file.
-  if [ -s "$vx_tmp/out" ]; then o=$(head -c 65536 "$vx_tmp/out" | base64 -w0); fi
-  if [ -s "$vx_tmp/err" ]; then e=$(head -c 16384 "$vx_tmp/err" | base64 -w0); fi
-  # "-" stands for empty output, so the line always has seven fields.
-  printf '@@vx-result %s %s %s %s %s %s\n' "$idx" "$rc" "$ms" "$timed_out" "${o:--}" "${e:--}"
+  wait "$vx_pid" 2>/dev/null
+  vx_ms=$(( (10#${EPOCHREALTIME/[.,]/} - 10#$vx_start) / 1000 ))
+  if [ "$vx_timed_out" = 0 ] && [ "$vx_rc" = "$vx_pass_exit" ]; then vx_passed[$vx_idx]=1; fi
+  printf '\n'
+  # Most checks print nothing on stderr: no process for an empty file.
+  if [ -s "$vx_tmp/err" ]; then
+    printf '%s err %s\n' "$vx_tag" "$vx_idx"
+    head -c 16384 "$vx_tmp/err"
+    printf '\n'
+  fi
+  printf '%s result %s %s %s %s\n' "$vx_tag" "$vx_idx" "$vx_rc" "$vx_ms" "$vx_timed_out"
 }

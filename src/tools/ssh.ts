@@ -95,6 +95,11 @@ export interface WaitOptions {
    * the VM died or panicked), so a guest that crashed is reported as that, never as a timeout.
    */
   check?: () => Promise<void> | void;
+  /**
+   * One login attempt once the banner is there (default: `ssh ... true`); `error` says why it
+   * failed, for the timeout message.
+   */
+  attempt?: () => Promise<{ ok: true } | { ok: false; error: string }>;
 }
 
 /**
@@ -121,7 +126,12 @@ export function sshBanner(host: string, port: number, timeoutMs = 2000): Promise
   });
 }
 
-/** Polls until `ssh ... true` succeeds. Resolves with the time it took. */
+async function sshTrue(t: SshTarget, signal?: AbortSignal): Promise<{ ok: true } | { ok: false; error: string }> {
+  const r = await run('ssh', [...sshArgs(t, 5), '--', 'true'], { allowFailure: true, timeoutMs: 20_000, signal });
+  return r.exitCode === 0 ? { ok: true } : { ok: false, error: r.stderr.trim().split('\n').pop() ?? '' };
+}
+
+/** Polls until a login (by default `ssh ... true`) succeeds. Resolves with the time it took. */
 export async function waitForSsh(t: SshTarget, opts: WaitOptions): Promise<number> {
   const start = Date.now();
   const deadline = start + opts.timeoutMs;
@@ -141,13 +151,9 @@ export async function waitForSsh(t: SshTarget, opts: WaitOptions): Promise<numbe
       continue;
     }
     try {
-      const r = await run('ssh', [...sshArgs(t, 5), '--', 'true'], {
-        allowFailure: true,
-        timeoutMs: 20_000,
-        signal: opts.signal,
-      });
-      if (r.exitCode === 0) return Date.now() - start;
-      last = r.stderr.trim().split('\n').pop() ?? '';
+      const r = await (opts.attempt ?? (() => sshTrue(t, opts.signal)))();
+      if (r.ok) return Date.now() - start;
+      last = r.error;
     } catch (e) {
       if (e instanceof AbortedError) throw e;
       last = e instanceof Error ? e.message : String(e);

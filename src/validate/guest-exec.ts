@@ -2,12 +2,14 @@
 // ControlMaster started once per image: each batch costs one channel, not a key exchange under
 // TCG), with one sudo per batch. guest/checks/runner.sh runs the scripts and reports each
 // result on a marker line; a check without its line never ran (the transport broke).
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortedError, TimeoutError } from '../errors.js';
 import { GUEST_DIR } from '../paths.js';
 import { run, spawnProcess, type SpawnedProcess } from '../tools/exec.js';
-import { sshArgs, type SshTarget } from '../tools/ssh.js';
+import { sleep, sshArgs, type SshTarget } from '../tools/ssh.js';
 import { GuestTransportError, type BatchExecutor, type BatchItem, type BatchOutput, type BatchResult, type ItemOutput } from './engine.js';
 
 export const RUNNER_FILE = join(GUEST_DIR, 'checks', 'runner.sh');
@@ -22,14 +24,28 @@ export function controlPath(sockDir: string): string {
   return join(sockDir, 'ssh-control');
 }
 
-/** The whole batch as one bash program: the runner, then one vx_run line per item. */
-export function batchScript(items: readonly BatchItem[], runnerSource = runner()): string {
+/** A bash $'...' word for any text: bytes outside printable ASCII, quotes and backslashes as \\xHH. */
+export function ansiCQuote(text: string): string {
+  let out = "$'";
+  for (const b of Buffer.from(text, 'utf8')) {
+    out += b >= 0x20 && b < 0x7f && b !== 0x27 && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  }
+  return `${out}'`;
+}
+
+/** A fresh marker nonce per batch: check output cannot contain it. */
+export function newNonce(): string {
+  return randomBytes(12).toString('hex');
+}
+
+/** The whole batch as one bash program: the nonce, the runner, then one vx_run line per item. */
+export function batchScript(items: readonly BatchItem[], nonce: string, runnerSource = runner()): string {
   const lines = items.map((it, i) => {
     const limit = Math.max(1, Math.ceil(it.timeoutMs / 1000));
     const needs = it.needs?.length ? it.needs.join(',') : '-';
-    return `vx_run ${i} ${limit} ${it.sudo ? 1 : 0} ${it.passExit ?? '-'} ${needs} ${Buffer.from(it.script, 'utf8').toString('base64')}`;
+    return `vx_run ${i} ${limit} ${it.sudo ? 1 : 0} ${it.passExit ?? '-'} ${needs} ${ansiCQuote(it.script)}`;
   });
-  return `${runnerSource}\n${lines.join('\n')}\n`;
+  return `vx_nonce=${nonce}\n${runnerSource}\n${lines.join('\n')}\n`;
 }
 
 /** The remote command: root only when some item needs it. */
@@ -37,29 +53,50 @@ export function batchCommand(items: readonly BatchItem[]): string {
   return items.some((i) => i.sudo) ? 'sudo -n bash -s' : 'bash -s';
 }
 
-const RESULT_RE = /^@@vx-result (\d+) (\d+) (\d+) ([01]) (\S+) (\S+)$/;
-const SKIPPED_RE = /^@@vx-skipped (\d+) (\d+)$/;
+const MAX_STDOUT = 64 * 1024;
 
-function b64(s: string): string {
-  return s === '-' ? '' : Buffer.from(s, 'base64').toString('utf8');
-}
-
-/** Parses the runner's result lines into per-item outputs (undefined for items without one). */
-export function parseBatchOutput(stdout: string, count: number): Array<ItemOutput | undefined> {
+/**
+ * Parses the runner's output (see guest/checks/runner.sh) into per-item outputs: undefined for
+ * an item without its result line (the transport broke before it finished).
+ */
+export function parseBatchOutput(stdout: string, count: number, nonce: string): Array<ItemOutput | undefined> {
   const out: Array<ItemOutput | undefined> = new Array(count).fill(undefined);
-  for (const line of stdout.split('\n')) {
-    const skip = SKIPPED_RE.exec(line.trim());
-    if (skip) {
-      const idx = Number(skip[1]);
-      if (idx < count) out[idx] = { skippedFor: Number(skip[2]) };
-      continue;
-    }
-    const m = RESULT_RE.exec(line.trim());
-    if (!m) continue;
-    const idx = Number(m[1]);
-    if (idx >= count) continue;
-    out[idx] = { exitCode: Number(m[2]), durationMs: Number(m[3]), timedOut: m[4] === '1', stdout: b64(m[5]!), stderr: b64(m[6]!) };
+  const tag = `@@vx-${nonce} `;
+  // Marker lines: the tag at the start of the output or of a line.
+  const markers: Array<{ at: number; end: number; fields: string[] }> = [];
+  for (let at = stdout.startsWith(tag) ? 0 : stdout.indexOf(`\n${tag}`); at !== -1; at = stdout.indexOf(`\n${tag}`, at + 1)) {
+    const start = stdout[at] === '\n' ? at + 1 : at;
+    const nl = stdout.indexOf('\n', start);
+    const end = nl === -1 ? stdout.length : nl;
+    markers.push({ at: start, end, fields: stdout.slice(start + tag.length, end).split(' ') });
+    if (nl === -1) break;
   }
+  // A section's text runs from after its marker line to the newline the runner adds before the next.
+  const section = (k: number): string | undefined => {
+    const next = markers[k + 1];
+    if (!next) return undefined;
+    return stdout.slice(markers[k]!.end + 1, Math.max(markers[k]!.end + 1, next.at - 1));
+  };
+  const texts = new Map<number, { stdout?: string; stderr?: string }>();
+  markers.forEach((m, k) => {
+    const [kind, a, b, c, d] = m.fields;
+    const idx = Number(a);
+    if (!Number.isInteger(idx) || idx < 0 || idx >= count) return;
+    if (kind === 'skipped') out[idx] = { skippedFor: Number(b) };
+    else if (kind === 'out') texts.set(idx, { ...texts.get(idx), stdout: section(k) });
+    else if (kind === 'err') texts.set(idx, { ...texts.get(idx), stderr: section(k) });
+    else if (kind === 'result') {
+      const t = texts.get(idx) ?? {};
+      if (t.stdout === undefined) return;
+      out[idx] = {
+        exitCode: Number(b),
+        durationMs: Number(c),
+        timedOut: d === '1',
+        stdout: t.stdout.slice(0, MAX_STDOUT),
+        stderr: t.stderr ?? '',
+      };
+    }
+  });
   return out;
 }
 
@@ -69,7 +106,43 @@ export function clientArgs(t: SshTarget, sockDir: string): string[] {
 
 /** Starts the master connection (a tracked child: stopped in cleanup and on process exit). */
 export function startMaster(t: SshTarget, sockDir: string, logFile?: string): SpawnedProcess {
-  return spawnProcess('ssh', ['-M', '-N', '-o', `ControlPath=${controlPath(sockDir)}`, '-o', 'ControlPersist=no', ...sshArgs(t)], { logFile });
+  return spawnProcess('ssh', ['-M', '-N', '-o', `ControlPath=${controlPath(sockDir)}`, '-o', 'ControlPersist=no', ...sshArgs(t, 5)], { logFile });
+}
+
+async function lastLogLine(logFile: string | undefined): Promise<string> {
+  if (!logFile) return '';
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  return text.trim().split('\n').filter((l) => !l.startsWith('$ ')).pop() ?? '';
+}
+
+/**
+ * One login attempt that is the master connection itself: the master is started and is ready
+ * once `ssh -O check` answers through its socket (ssh opens the socket only after logging in).
+ * Under TCG a login costs the guest ~2 s of key exchange and process start-up: a separate
+ * `ssh true` probe before the master would cost that twice. On success the master is returned
+ * through onMaster; a master that exits is a failed attempt.
+ */
+export function masterAttempt(t: SshTarget, sockDir: string, onMaster: (m: SpawnedProcess) => void, opts: { logFile?: string; signal?: AbortSignal; readyTimeoutMs?: number; pollMs?: number } = {}) {
+  return async (): Promise<{ ok: true } | { ok: false; error: string }> => {
+    const m = startMaster(t, sockDir, opts.logFile);
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
+    try {
+      while (Date.now() < deadline) {
+        const exited = await Promise.race([m.exited.then(() => true), sleep(opts.pollMs ?? 100, opts.signal).then(() => false)]);
+        if (exited) return { ok: false, error: (await lastLogLine(opts.logFile)) || 'ssh exited before logging in' };
+        const c = await run('ssh', ['-O', 'check', '-o', `ControlPath=${controlPath(sockDir)}`, ...sshArgs(t)], { allowFailure: true, timeoutMs: 5000, signal: opts.signal });
+        if (c.exitCode === 0) {
+          onMaster(m);
+          return { ok: true };
+        }
+      }
+      await m.stop(1000);
+      return { ok: false, error: `no login within ${Math.round((opts.readyTimeoutMs ?? 20_000) / 1000)} s` };
+    } catch (e) {
+      await m.stop(1000);
+      throw e;
+    }
+  };
 }
 
 function logBatch(logFile: string | undefined, items: readonly BatchItem[], outputs: Array<ItemOutput | undefined>, note: string): void {
@@ -94,9 +167,10 @@ export function sshBatchExecutor(t: SshTarget, sockDir: string, logFile?: string
     let stdout = '';
     let note: string;
     let transportError: Error | undefined;
+    const nonce = newNonce();
     try {
       const r = await run('ssh', [...clientArgs(t, sockDir), '--', batchCommand(items)], {
-        input: batchScript(items),
+        input: batchScript(items, nonce),
         allowFailure: true,
         timeoutMs: budget,
         signal: opts.signal,
@@ -113,7 +187,7 @@ export function sshBatchExecutor(t: SshTarget, sockDir: string, logFile?: string
       note = e instanceof Error ? e.message : String(e);
       transportError = e instanceof TimeoutError ? new GuestTransportError(`the batch did not finish within ${Math.round(budget / 1000)} s`) : e instanceof Error ? e : new Error(note);
     }
-    const outputs = parseBatchOutput(stdout, items.length);
+    const outputs = parseBatchOutput(stdout, items.length, nonce);
     logBatch(logFile, items, outputs, note);
     return transportError && outputs.some((o) => o === undefined) ? { outputs, transportError } : { outputs };
   };

@@ -20,8 +20,8 @@ import { generateKey, waitForSsh, type SshTarget } from '../tools/ssh.js';
 import { checksForVariant } from './checks.js';
 import { compileCheck, type CheckVars } from './compile.js';
 import type { ImageTarget } from './discover.js';
-import { runChecks, type BatchExecutor } from './engine.js';
-import { execOne, sshBatchExecutor, startMaster } from './guest-exec.js';
+import { GuestTransportError, runChecks, type BatchExecutor } from './engine.js';
+import { execOne, masterAttempt, sshBatchExecutor } from './guest-exec.js';
 import { VALIDATION_USER, validationSeed } from './seed.js';
 
 export interface ValidateImageOptions {
@@ -64,6 +64,8 @@ interface Ctx {
   sshReadyMs?: number;
   cloudInitDoneMs?: number;
   cloudInit?: { status: string; detail?: string };
+  /** /proc/sys/kernel/tainted once cloud-init was done, before the checks. */
+  taintBaseline?: string;
   checks?: CheckResult[];
   checksMs?: number;
   sha256Before?: string;
@@ -207,6 +209,8 @@ const waitSsh: Step<Ctx> = {
         intervalMs: 1000,
         signal: rt.signal,
         check: () => assertGuestAlive(ctx),
+        // The first login is the master connection every check then goes through.
+        attempt: masterAttempt(ctx.ssh!, ctx.sockDir, (m) => (ctx.master = m), { logFile: join(ctx.dir, 'ssh-master.log'), signal: rt.signal }),
       });
     } catch (e) {
       if (e instanceof TimeoutError) {
@@ -216,7 +220,6 @@ const waitSsh: Step<Ctx> = {
     }
     ctx.sshReadyMs = Date.now() - ctx.poweredOnAt!;
     rt.info(`SSH ready ${(ctx.sshReadyMs / 1000).toFixed(1)} s after power-on`);
-    ctx.master = startMaster(ctx.ssh!, ctx.sockDir, join(ctx.dir, 'ssh-master.log'));
     ctx.exec = sshBatchExecutor(ctx.ssh!, ctx.sockDir, join(ctx.dir, 'checks.log'));
   },
   async cleanup(ctx) {
@@ -247,7 +250,18 @@ const waitCloudInit: Step<Ctx> = {
     const script = cloudInitWaitScript(ctx.instanceId!);
     let out;
     try {
-      out = await execOne(ctx.exec!, { script, sudo: false, timeoutMs }, rt.signal);
+      // The kernel taint baseline for the checks comes back in the same round trip.
+      const r = await ctx.exec!(
+        [
+          { script, sudo: false, timeoutMs },
+          { script: 'cat /proc/sys/kernel/tainted', sudo: false, timeoutMs: 30_000 },
+        ],
+        { signal: rt.signal },
+      );
+      const [wait, taint] = r.outputs;
+      if (!wait || 'skippedFor' in wait) throw r.transportError ?? new GuestTransportError('no result from the guest');
+      out = wait;
+      if (taint && !('skippedFor' in taint) && taint.exitCode === 0 && /^\d+$/.test(taint.stdout.trim())) ctx.taintBaseline = taint.stdout.trim();
     } catch (e) {
       if (isAbort(e)) throw e;
       await assertGuestAlive(ctx);
@@ -271,12 +285,16 @@ const checksStep: Step<Ctx> = {
   async run(ctx, rt) {
     const exec = ctx.exec!;
     const vars: CheckVars = { version: ctx.target.version, variant: ctx.target.variant, name: ctx.target.name };
-    try {
-      const t = await execOne(exec, { script: 'cat /proc/sys/kernel/tainted', sudo: false, timeoutMs: ctx.opts.sshTimeoutS * 1000 }, rt.signal);
-      if (t.exitCode === 0) vars.taint_baseline = t.stdout.trim();
-    } catch (e) {
-      if (isAbort(e)) throw e;
-      rt.warn(`could not read the kernel taint baseline: ${e instanceof Error ? e.message : String(e)}`);
+    if (ctx.taintBaseline !== undefined) vars.taint_baseline = ctx.taintBaseline;
+    else {
+      // The guest did not answer it with the cloud-init wait: read it now.
+      try {
+        const t = await execOne(exec, { script: 'cat /proc/sys/kernel/tainted', sudo: false, timeoutMs: ctx.opts.sshTimeoutS * 1000 }, rt.signal);
+        if (t.exitCode === 0) vars.taint_baseline = t.stdout.trim();
+      } catch (e) {
+        if (isAbort(e)) throw e;
+        rt.warn(`could not read the kernel taint baseline: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
     const compiled = checksForVariant(ctx.opts.checks, ctx.target.variant).map((c) => compileCheck(c, vars));
     const t0 = Date.now();

@@ -78,6 +78,15 @@ cat > "$root/etc/initramfs-tools/hooks/vexfs-image-disks" <<'HOOK'
 manual_add_modules virtio_scsi sd_mod nvme
 HOOK
 chmod 0755 "$root/etc/initramfs-tools/hooks/vexfs-image-disks"
+# udev's hook copies the hardware database (hwdb.bin, 13.5 MB of the 34 MB initramfs): it names
+# keyboards and USB devices; finding the root disk by UUID never reads it, and the root file
+# system has its own. Without it GRUB reads half the bytes through the BIOS (~4 MB/s under TCG).
+cat > "$root/etc/initramfs-tools/hooks/vexfs-image-no-hwdb" <<'HOOK'
+#!/bin/sh
+[ "$1" = prereqs ] && { echo udev; exit 0; }
+rm -f "$DESTDIR/usr/lib/udev/hwdb.bin" "$DESTDIR/lib/udev/hwdb.bin"
+HOOK
+chmod 0755 "$root/etc/initramfs-tools/hooks/vexfs-image-no-hwdb"
 chroot "$root" update-initramfs -u -k all >/dev/null
 # Refuse a base whose initramfs cannot reach a virtio disk: each driver the root disk needs
 # is either built into the kernel or packed in the initramfs.

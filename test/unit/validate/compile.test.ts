@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tempDir } from '../../helpers/fs.js';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../../src/tools/exec.js';
 import { parseChecks } from '../../../src/validate/checks.js';
@@ -130,6 +130,83 @@ test('kernel-module script judges a missing module (run locally)', async () => {
   const v = judgeScript(await runLocally(info.script));
   assert.equal(v.ok, false);
   assert.match(v.message, /modinfo vexfs_not_here_xyz/);
+});
+
+/** A fake systemctl answering is-enabled and show for one unit from files in dir (any other unit: not found). */
+async function fakeSystemctl(dir: string, unit: string, state: { enabled: string; enabledRc: number; active: string }) {
+  await writeFile(
+    join(dir, 'systemctl'),
+    `#!/bin/bash
+case "$1" in
+  is-enabled) if [ "$2" = ${unit} ]; then echo ${state.enabled}; exit ${state.enabledRc}; fi; echo not-found; exit 4 ;;
+  show) u=\${@: -1}; if [ "$u" = ${unit} ]; then echo LoadState=loaded; echo ActiveState=${state.active}; else echo LoadState=not-found; echo ActiveState=inactive; fi ;;
+esac
+`,
+  );
+  await chmod(join(dir, 'systemctl'), 0o755);
+  // journalctl for the failure message: nothing to say.
+  await writeFile(join(dir, 'journalctl'), '#!/bin/sh\nexit 0\n');
+  await chmod(join(dir, 'journalctl'), 0o755);
+}
+
+test('service checks run (fake systemctl): enabled, active, missing unit, one systemctl per expectation', async () => {
+  const dir = await tempDir('vx-svc-');
+  const runWith = async (script: string) => {
+    const r = await run('bash', ['-c', script], { allowFailure: true, env: { PATH: `${dir}:${process.env.PATH}` } });
+    return judgeScript({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr });
+  };
+  const enabled = one(`- { id: e, type: service, unit: vexfs.service, expect: { enabled: true } }`).script;
+  const active = one(`- { id: a, type: service, unit: vexfs.service, expect: { active: true } }`).script;
+  const both = one(`- { id: b, type: service, unit: vexfs.service, expect: { enabled: false, active: false } }`).script;
+  assert.equal(enabled.match(/systemctl /g)?.length, 1);
+  assert.equal(active.match(/systemctl /g)?.length, 1);
+  await fakeSystemctl(dir, 'vexfs.service', { enabled: 'enabled', enabledRc: 0, active: 'active' });
+  assert.deepEqual(await runWith(enabled), { ok: true, message: 'vexfs.service: enabled' });
+  assert.deepEqual(await runWith(active), { ok: true, message: 'vexfs.service: active' });
+  assert.deepEqual(await runWith(both), { ok: false, message: 'vexfs.service is enabled (expected disabled); vexfs.service is active (expected inactive)' });
+  await fakeSystemctl(dir, 'vexfs.service', { enabled: 'static', enabledRc: 0, active: 'reloading' });
+  assert.equal((await runWith(enabled)).ok, true);
+  assert.equal((await runWith(active)).ok, true);
+  await fakeSystemctl(dir, 'vexfs.service', { enabled: 'disabled', enabledRc: 1, active: 'failed' });
+  assert.deepEqual(await runWith(enabled), { ok: false, message: 'vexfs.service is disabled (expected enabled)' });
+  assert.deepEqual(await runWith(active), { ok: false, message: 'vexfs.service is failed (expected active)' });
+  assert.deepEqual(await runWith(both), { ok: true, message: 'vexfs.service: disabled failed' });
+  await fakeSystemctl(dir, 'other.service', { enabled: 'enabled', enabledRc: 0, active: 'active' });
+  assert.deepEqual(await runWith(enabled), { ok: false, message: 'vexfs.service not found' });
+  assert.deepEqual(await runWith(active), { ok: false, message: 'vexfs.service not found' });
+});
+
+test('mount checks run for real on tmpfs: write, read back, unmount, leave nothing behind', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+  const dir = await tempDir('vx-mnt-');
+  const target = join(dir, "mnt with space");
+  for (const y of [`- { id: m, type: mount, fstype: tmpfs, options: 'size=4m' }`, `- { id: m, type: mount, fstype: tmpfs, target: '${target}', options: 'size=4m' }`]) {
+    const v = judgeScript(await runLocally(one(y).script));
+    assert.equal(v.ok, true, v.message);
+    assert.match(v.message, /^mounted tmpfs on .*, wrote and read back 1048576 bytes \(identical\), unmounted$/);
+  }
+  assert.ok(!(await readFile('/proc/mounts', 'utf8')).includes(dir), 'nothing left mounted');
+  const full = judgeScript(await runLocally(one(`- { id: m, type: mount, fstype: tmpfs, options: 'size=512k' }`).script));
+  assert.equal(full.ok, false);
+  assert.match(full.message, /writing to .* failed/);
+  const bad = judgeScript(await runLocally(one(`- { id: m, type: mount, fstype: vexfs_no_such_fs }`).script));
+  assert.match(bad.message, /mount -t vexfs_no_such_fs none .* failed/);
+  const left = (await run('bash', ['-c', 'ls -d /tmp/vexfs-check.* 2>/dev/null || true'])).stdout;
+  assert.equal(left, '');
+});
+
+test('kernel-module: loaded means listed in /proc/modules', async () => {
+  // A container may have no /proc/modules: then nothing is loaded, as lsmod would say.
+  const first = (await readFile('/proc/modules', 'utf8').catch(() => '')).split('\n')[0]?.split(' ')[0];
+  const listed = one(`- { id: l, type: kernel-module, module: vexfs_not_loaded_xyz, expect: { loaded: false } }`);
+  assert.equal(judgeScript(await runLocally(listed.script)).ok, true);
+  const missing = one(`- { id: l, type: kernel-module, module: vexfs_not_loaded_xyz, expect: { loaded: true } }`);
+  assert.deepEqual(judgeScript(await runLocally(missing.script)), { ok: false, message: 'vexfs_not_loaded_xyz is not listed by lsmod' });
+  if (first) {
+    const loaded = one(`- { id: l, type: kernel-module, module: ${first}, expect: { loaded: true } }`);
+    const v = judgeScript(await runLocally(loaded.script));
+    assert.equal(v.ok, true, v.message);
+    assert.match(v.message, new RegExp(`^${first} listed by lsmod \\(refcount \\S+, version \\S+\\)$`));
+  }
 });
 
 test('service and mount scripts are valid bash', async () => {

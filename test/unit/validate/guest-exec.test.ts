@@ -1,13 +1,17 @@
 // The guest-side batch runner (guest/checks/runner.sh) is plain bash: run it here for real.
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { run } from '../../../src/tools/exec.js';
-import { batchCommand, batchScript, parseBatchOutput } from '../../../src/validate/guest-exec.js';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fakeBin, tempDir } from '../../helpers/fs.js';
+import { liveChildren, run, type SpawnedProcess } from '../../../src/tools/exec.js';
+import { ansiCQuote, batchCommand, batchScript, controlPath, masterAttempt, newNonce, parseBatchOutput } from '../../../src/validate/guest-exec.js';
 import type { BatchItem } from '../../../src/validate/engine.js';
 
 async function runBatch(items: BatchItem[]) {
-  const r = await run('bash', ['-s'], { input: batchScript(items), allowFailure: true, timeoutMs: 60_000, env: { SUDO_UID: undefined } });
-  const parsed = parseBatchOutput(r.stdout, items.length);
+  const nonce = newNonce();
+  const r = await run('bash', ['-s'], { input: batchScript(items, nonce), allowFailure: true, timeoutMs: 60_000, env: { SUDO_UID: undefined } });
+  const parsed = parseBatchOutput(r.stdout, items.length, nonce);
   // Items that ran (a result line), for the tests that do not exercise skipping.
   const outputs = parsed.map((o) => (o && !('skippedFor' in o) ? o : undefined));
   return { raw: r, parsed, outputs };
@@ -41,10 +45,57 @@ test('runner: a check that overruns its timeout is killed and marked timed out; 
 });
 
 test('runner: a batch cut short leaves the missing items without a result', () => {
-  const out = parseBatchOutput('@@vx-result 0 0 5 0 - -\nnoise\n', 3);
-  assert.deepEqual(out[0], { exitCode: 0, durationMs: 5, timedOut: false, stdout: '', stderr: '' });
+  const n = 'abc';
+  const out = parseBatchOutput(`@@vx-abc out 0\nhi\n\n@@vx-abc result 0 0 5 0\n@@vx-abc out 1\npartial out`, 3, n);
+  assert.deepEqual(out[0], { exitCode: 0, durationMs: 5, timedOut: false, stdout: 'hi\n', stderr: '' });
   assert.equal(out[1], undefined);
   assert.equal(out[2], undefined);
+});
+
+test('runner: output keeps its exact text (no trailing newline, blank lines, stderr) and cannot forge a marker', async () => {
+  const { outputs } = await runBatch([
+    { script: "printf 'no newline'", sudo: false, timeoutMs: 10_000 },
+    { script: "printf '\\n\\nx\\n\\n'; printf 'e1\\ne2' >&2", sudo: false, timeoutMs: 10_000 },
+    // A guessed marker (any nonce but the batch's) is just output.
+    { script: "echo '@@vx-0123 result 3 0 1 0'; printf '\\n@@vx-%s result 3 0 1 0\\n' \"${vx_nonce:-unset}\"", sudo: false, timeoutMs: 10_000 },
+    { script: 'echo never', sudo: false, timeoutMs: 10_000 },
+  ]);
+  assert.equal(outputs[0]!.stdout, 'no newline');
+  assert.equal(outputs[1]!.stdout, '\n\nx\n\n');
+  assert.equal(outputs[1]!.stderr, 'e1\ne2');
+  assert.equal(outputs[2]!.stdout, '@@vx-0123 result 3 0 1 0\n\n@@vx-unset result 3 0 1 0\n');
+  assert.equal(outputs[3]!.stdout, 'never\n');
+});
+
+test('runner: scripts arrive byte for byte, and see none of the runner (variables, functions, set -u, traps)', async () => {
+  const tricky = `x='it'"'"'s'; y="back\\\\slash $((6*7))"; printf '%s|%s|%s\\n' "$x" "$y" 'é ✓'\n# comment with $'quotes' and \`ticks\`\nexit 0`;
+  const { outputs } = await runBatch([
+    { script: tricky, sudo: false, timeoutMs: 10_000 },
+    { script: 'echo "vars:$(compgen -v | grep -c "^vx_") funcs:$(compgen -A function | grep -c "^vx_") undefined:[$undefined_var] args:$#"', sudo: false, timeoutMs: 10_000 },
+    { script: 'trap "echo own-trap" EXIT; exit 7', sudo: false, timeoutMs: 10_000 },
+    { script: 'echo still-here', sudo: false, timeoutMs: 10_000 },
+  ]);
+  assert.equal(outputs[0]!.stdout, "it's|back\\slash 42|é ✓\n");
+  assert.equal(outputs[1]!.stdout, 'vars:0 funcs:0 undefined:[] args:0\n');
+  assert.equal(outputs[2]!.exitCode, 7);
+  assert.equal(outputs[2]!.stdout, 'own-trap\n');
+  assert.equal(outputs[3]!.stdout, 'still-here\n');
+});
+
+test('runner: a timed-out check is killed with the processes it started', async () => {
+  const marker = `vx-test-sleeper-${process.pid}`;
+  const { outputs } = await runBatch([
+    { script: `bash -c 'exec -a ${marker} sleep 60' & sleep 60`, sudo: false, timeoutMs: 1000 },
+    { script: `pgrep -f ${marker} || echo gone`, sudo: false, timeoutMs: 10_000 },
+  ]);
+  assert.equal(outputs[0]!.timedOut, true);
+  assert.equal(outputs[1]!.stdout, 'gone\n');
+});
+
+test('ansiCQuote: bash decodes it back to the same bytes', async () => {
+  const text = "a'b\\c\n\t$HOME `x` é\x01";
+  const r = await run('bash', ['-c', `printf '%s' ${ansiCQuote(text)}`]);
+  assert.equal(r.stdout, text);
 });
 
 test('runner: an item runs only when the items it needs passed by their exit code', async () => {
@@ -73,12 +124,12 @@ test('runner under sudo: checks without sudo run as the invoking user, with thei
     { script: 'echo "$(id -u) $PWD"', sudo: true, timeoutMs: 10_000 },
   ];
   const r = await run('bash', ['-s'], {
-    input: batchScript(items),
+    input: batchScript(items, 'n0nce'),
     timeoutMs: 60_000,
     cwd: '/tmp',
     env: { SUDO_UID: '65534', SUDO_GID: '65534', SUDO_USER: 'nobody' },
   });
-  const out = parseBatchOutput(r.stdout, 2) as Array<{ stdout: string }>;
+  const out = parseBatchOutput(r.stdout, 2, 'n0nce') as Array<{ stdout: string }>;
   const home = (await run('getent', ['passwd', '65534'])).stdout.split(':')[5];
   assert.equal(out[0]!.stdout, `65534 ${home} nobody /\n`);
   assert.equal(out[1]!.stdout, '0 /\n');
@@ -87,4 +138,56 @@ test('runner under sudo: checks without sudo run as the invoking user, with thei
 test('sudo only when an item needs root', () => {
   assert.equal(batchCommand([{ script: 'x', sudo: false, timeoutMs: 1 }]), 'bash -s');
   assert.equal(batchCommand([{ script: 'x', sudo: false, timeoutMs: 1 }, { script: 'y', sudo: true, timeoutMs: 1 }]), 'sudo -n bash -s');
+});
+
+describe('masterAttempt: the first login is the master connection (fake ssh)', { timeout: 30_000 }, () => {
+  const bin = tempDir();
+  const savedPath = process.env.PATH;
+  const sockDir = tempDir();
+  const log = join(sockDir, 'master.log');
+  const t = { host: '127.0.0.1', port: 40022, user: 'u', key: { privateKeyPath: '/dev/null', publicKey: '' } };
+  before(() => {
+    // -M: fail like an sshd that refuses the key while $FAKE_DENY exists, else "log in" after a
+    // moment (the socket appears) and stay. -O check: succeeds once the socket is there.
+    fakeBin(
+      bin,
+      'ssh',
+      `cp=; master=0; check=0
+while [ $# -gt 0 ]; do case "$1" in -M) master=1 ;; -O) check=1 ;; ControlPath=*) cp=\${1#ControlPath=} ;; esac; shift; done
+if [ $check = 1 ]; then [ -e "$cp" ] && exit 0; echo "Control socket connect($cp): No such file or directory" >&2; exit 255; fi
+if [ -e "${bin}/deny" ]; then sleep 0.2; echo "vx@127.0.0.1: Permission denied (publickey)." >&2; exit 255; fi
+sleep 0.3; : > "$cp"; trap 'rm -f "$cp"; exit 0' TERM; while :; do sleep 0.1; done`,
+    );
+    process.env.PATH = `${bin}${delimiter}${savedPath}`;
+  });
+  after(() => {
+    process.env.PATH = savedPath;
+  });
+
+  test('a refused login is a failed attempt with ssh\'s reason, and leaves no master running', async () => {
+    writeFileSync(join(bin, 'deny'), '');
+    let master: SpawnedProcess | undefined;
+    const r = await masterAttempt(t, sockDir, (m) => (master = m), { logFile: log, pollMs: 20 })();
+    assert.deepEqual(r, { ok: false, error: 'vx@127.0.0.1: Permission denied (publickey).' });
+    assert.equal(master, undefined);
+    assert.equal(liveChildren(), 0);
+  });
+
+  test('an accepted login hands over the running master, which later batches use', async () => {
+    rmSync(join(bin, 'deny'), { force: true });
+    let master: SpawnedProcess | undefined;
+    const r = await masterAttempt(t, sockDir, (m) => (master = m), { logFile: log, pollMs: 20 })();
+    assert.deepEqual(r, { ok: true });
+    assert.ok(master?.isRunning());
+    assert.ok(existsSync(controlPath(sockDir)));
+    await master!.stop(1000);
+    assert.equal(liveChildren(), 0);
+  });
+
+  test('no login within the ready timeout: the attempt fails and the master is stopped', async () => {
+    rmSync(join(bin, 'deny'), { force: true });
+    const r = await masterAttempt(t, tempDir(), () => assert.fail('no master expected'), { logFile: log, pollMs: 20, readyTimeoutMs: 100 })();
+    assert.deepEqual(r, { ok: false, error: 'no login within 0 s' });
+    assert.equal(liveChildren(), 0);
+  });
 });
