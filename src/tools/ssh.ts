@@ -103,27 +103,42 @@ export interface WaitOptions {
 }
 
 /**
- * True when host:port accepts a TCP connection and sends an SSH identification line within
- * timeoutMs. QEMU's user-mode networking accepts every forwarded connection itself, so only the
- * banner says the guest's sshd is there.
+ * What one connection to a forwarded SSH port saw:
+ * - ssh: an SSH identification line;
+ * - refused: connected, then closed with nothing said (QEMU's user-mode networking accepts every
+ *   forwarded connection itself and closes it when the guest answers with a reset: the guest is
+ *   up, nothing listens on the port yet);
+ * - silent: nothing within the time (the guest's network is not up, or its sshd has not got to
+ *   this connection yet);
+ * - unreachable: no connection at all (nothing listens on the host port);
+ * - other: something that is not SSH answered.
  */
-export function sshBanner(host: string, port: number, timeoutMs = 2000): Promise<boolean> {
+export type ProbeResult = 'ssh' | 'refused' | 'silent' | 'unreachable' | 'other';
+
+export function probeSsh(host: string, port: number, timeoutMs = 2000): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const sock = connect({ host, port });
     let got = '';
-    const done = (ok: boolean): void => {
+    let connected = false;
+    const done = (r: ProbeResult): void => {
       clearTimeout(timer);
       sock.destroy();
-      resolve(ok);
+      resolve(r);
     };
-    const timer = setTimeout(() => done(false), timeoutMs);
+    const timer = setTimeout(() => done('silent'), timeoutMs);
+    sock.on('connect', () => (connected = true));
     sock.on('data', (d: Buffer) => {
       got += d.toString('latin1');
-      if (got.length >= 4) done(got.startsWith('SSH-'));
+      if (got.length >= 4) done(got.startsWith('SSH-') ? 'ssh' : 'other');
     });
-    sock.on('error', () => done(false));
-    sock.on('close', () => done(false));
+    sock.on('error', () => done(connected ? 'refused' : 'unreachable'));
+    sock.on('close', () => done(connected ? (got ? 'other' : 'refused') : 'unreachable'));
   });
+}
+
+/** True when host:port answers with an SSH identification line within timeoutMs. */
+export async function sshBanner(host: string, port: number, timeoutMs = 2000): Promise<boolean> {
+  return (await probeSsh(host, port, timeoutMs)) === 'ssh';
 }
 
 async function sshTrue(t: SshTarget, signal?: AbortSignal): Promise<{ ok: true } | { ok: false; error: string }> {
@@ -141,14 +156,24 @@ export async function waitForSsh(t: SshTarget, opts: WaitOptions): Promise<numbe
     await opts.check?.();
     return new TimeoutError(`SSH on 127.0.0.1:${t.port} not ready after ${Math.round(opts.timeoutMs / 1000)} s (last error: ${last || 'none'})`);
   };
+  // Once the guest has answered (a reset: it is up, sshd is not), a probe that hears nothing has
+  // been accepted by sshd, which is slow to start its session process: keep waiting on that one
+  // connection. Dropping it after 2 s and trying again leaves sshd a backlog of dead connections,
+  // each of which still costs the guest a session process at the busiest moment of its boot.
+  let guestAnswers = false;
   for (;;) {
     throwIfAborted(opts.signal);
     await opts.check?.();
-    if (bannerPollMs !== false && !(await sshBanner(t.host, t.port))) {
-      last = 'no SSH banner from the guest yet';
-      if (Date.now() > deadline) throw await timeout();
-      await sleep(bannerPollMs, opts.signal);
-      continue;
+    if (bannerPollMs !== false) {
+      const waitMs = guestAnswers ? Math.max(1000, Math.min(deadline - Date.now(), 15_000)) : 2000;
+      const probe = await probeSsh(t.host, t.port, waitMs);
+      if (probe === 'refused') guestAnswers = true;
+      if (probe !== 'ssh') {
+        last = 'no SSH banner from the guest yet';
+        if (Date.now() > deadline) throw await timeout();
+        await sleep(bannerPollMs, opts.signal);
+        continue;
+      }
     }
     try {
       const r = await (opts.attempt ?? (() => sshTrue(t, opts.signal)))();

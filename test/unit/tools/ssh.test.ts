@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { generateKey, shellQuote, sleep, sshArgs, sshBanner, sshExec, sshScript, sshUpload, waitForSsh, type SshTarget } from '../../../src/tools/ssh.js';
+import { generateKey, probeSsh, shellQuote, sleep, sshArgs, sshBanner, sshExec, sshScript, sshUpload, waitForSsh, type SshTarget } from '../../../src/tools/ssh.js';
 import { run } from '../../../src/tools/exec.js';
 import { AbortedError, CommandError, TimeoutError } from '../../../src/errors.js';
 import { fakeBin, tempDir } from '../../helpers/fs.js';
@@ -79,6 +79,24 @@ describe('sshBanner', () => {
       silent.close();
     }
     assert.equal(await sshBanner('127.0.0.1', closed.port), false);
+  });
+  test('probeSsh tells a reset (guest up, port closed) from silence, nothing listening and other protocols', async () => {
+    const closed = await serve((s) => s.destroy());
+    const http = await serve((s) => s.end('HTTP/1.1 400 Bad Request\r\n'));
+    const silent = await serve(() => {});
+    const ssh = await serve((s) => s.end('SSH-2.0-x\r\n'));
+    try {
+      assert.equal(await probeSsh('127.0.0.1', closed.port), 'refused');
+      assert.equal(await probeSsh('127.0.0.1', http.port), 'other');
+      assert.equal(await probeSsh('127.0.0.1', silent.port, 100), 'silent');
+      assert.equal(await probeSsh('127.0.0.1', ssh.port), 'ssh');
+    } finally {
+      closed.close();
+      http.close();
+      silent.close();
+      ssh.close();
+    }
+    assert.equal(await probeSsh('127.0.0.1', closed.port), 'unreachable');
   });
 });
 
@@ -208,6 +226,26 @@ exec sh -c "$1"`,
       await waitForSsh({ ...target, port }, { timeoutMs: 10_000, intervalMs: 20, bannerPollMs: 20 });
       assert.equal(conns, 4);
       assert.equal(readFileSync(attempts, 'utf8').split('\n').filter(Boolean).length, 1);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('waitForSsh: once the guest answered with a reset, a slow sshd is waited for on one connection, not polled', async () => {
+    reset(0);
+    // Two resets (sshd not started), then an sshd that takes 2.5 s to say its banner: a
+    // 2-second probe would drop that connection and open more.
+    let conns = 0;
+    const server = createServer((sock) => {
+      conns++;
+      if (conns <= 2) sock.destroy();
+      else setTimeout(() => sock.end('SSH-2.0-OpenSSH_10.0\r\n'), 2500);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      await waitForSsh({ ...target, port }, { timeoutMs: 20_000, intervalMs: 20, bannerPollMs: 20 });
+      assert.equal(conns, 3);
     } finally {
       server.close();
     }
