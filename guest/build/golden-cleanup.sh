@@ -18,6 +18,9 @@ cloud-init clean --logs --seed --machine-id
 # before any unit starts, and it fails on the read-only root anyway).
 : > /etc/machine-id
 rm -f /etc/ssh/ssh_host_*
+# The build VM's network config as cloud-init rendered it (matched to that VM's MAC and NIC
+# name): every VM gets its own from its seed; until then the base's DHCP fallback applies.
+rm -f /etc/systemd/network/10-cloud-init-*.network /etc/netplan/50-cloud-init.yaml
 rm -f /var/lib/systemd/random-seed /var/lib/dbus/machine-id
 # Logs and temporary files. /var/log/vexfs.log is part of the product: keep it, empty.
 find /var/log -type f ! -name vexfs.log -delete

@@ -12,9 +12,17 @@ export interface SeedInput {
   networkConfig?: Record<string, unknown>;
 }
 
+/**
+ * YAML as cloud-init reads it: PyYAML speaks YAML 1.1, where a plain off/on/yes/no is a boolean
+ * (growpart's `mode: off` arrived as False), so strings are quoted as 1.1 needs. lineWidth 0:
+ * never fold long strings (keys, scripts) across lines.
+ */
+export function cloudYaml(data: unknown): string {
+  return stringify(data, { lineWidth: 0, version: '1.1' });
+}
+
 export function renderUserData(userData: Record<string, unknown>): string {
-  // lineWidth 0: never fold long strings (keys, scripts) across lines.
-  return `#cloud-config\n${stringify(userData, { lineWidth: 0 })}`;
+  return `#cloud-config\n${cloudYaml(userData)}`;
 }
 
 export function cloudLocaldsArgs(iso: string, userDataPath: string, metaDataPath: string, networkConfigPath?: string): string[] {
@@ -29,11 +37,11 @@ export async function makeSeedIso(dir: string, seed: SeedInput, opts: { signal?:
   const userDataPath = join(dir, 'user-data');
   const metaDataPath = join(dir, 'meta-data');
   await writeFile(userDataPath, renderUserData(seed.userData), { mode: 0o600 });
-  await writeFile(metaDataPath, stringify(seed.metaData));
+  await writeFile(metaDataPath, cloudYaml(seed.metaData));
   let networkConfigPath: string | undefined;
   if (seed.networkConfig) {
     networkConfigPath = join(dir, 'network-config');
-    await writeFile(networkConfigPath, stringify(seed.networkConfig));
+    await writeFile(networkConfigPath, cloudYaml(seed.networkConfig));
   }
   const iso = join(dir, 'seed.iso');
   await run('cloud-localds', cloudLocaldsArgs(iso, userDataPath, metaDataPath, networkConfigPath), {

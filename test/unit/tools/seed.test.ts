@@ -64,3 +64,11 @@ test('accessSeed: one key-only sudo user, no package work, nothing to grow, sshd
   assert.equal(u.resize_rootfs, false);
   assert.equal('ssh_pwauth' in u, false);
 });
+
+test('seed YAML is read as intended by a YAML 1.1 parser (PyYAML, as cloud-init): off/on/yes/no stay strings', () => {
+  const text = renderUserData({ growpart: { mode: 'off' }, a: 'yes', b: 'on', c: 'no', d: true, e: 'plain' });
+  // The `yaml` package's 1.1 schema reads booleans as PyYAML does.
+  const back = parse(text, { version: '1.1' }) as Record<string, unknown>;
+  assert.deepEqual(back, { growpart: { mode: 'off' }, a: 'yes', b: 'on', c: 'no', d: true, e: 'plain' });
+  assert.equal((parse('mode: off\n', { version: '1.1' }) as { mode: unknown }).mode, false, 'unquoted off is a boolean in YAML 1.1');
+});
