@@ -17,13 +17,20 @@ const args = process.argv.slice(2);
 let runs = 3;
 const cpus = [];
 let image;
+const usage = 'usage: node scripts/bench-validate.mjs [--runs N] [--cpu MODEL]... IMAGE';
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--runs') runs = Number(args[++i]);
   else if (args[i] === '--cpu') cpus.push(args[++i]);
-  else image = args[i];
+  else if (args[i] === '-h' || args[i] === '--help') {
+    console.log(usage);
+    process.exit(0);
+  } else if (args[i].startsWith('-')) {
+    console.error(`unknown option ${args[i]}\n${usage}`);
+    process.exit(2);
+  } else image = args[i];
 }
 if (!image || !(runs >= 1)) {
-  console.error('usage: node scripts/bench-validate.mjs [--runs N] [--cpu MODEL]... IMAGE');
+  console.error(usage);
   process.exit(2);
 }
 const models = cpus.length ? cpus : [undefined];

@@ -92,6 +92,21 @@ test('runner: a timed-out check is killed with the processes it started', async 
   assert.equal(outputs[1]!.stdout, 'gone\n');
 });
 
+test('runner: a timed-out check gets TERM and time to clean up, then KILL if it ignores TERM (as timeout -k 2)', async () => {
+  const t0 = Date.now();
+  const { outputs } = await runBatch([
+    { script: 'trap "echo cleaned up" EXIT; sleep 30', sudo: false, timeoutMs: 1000 },
+    { script: 'trap "" TERM; sleep 30', sudo: false, timeoutMs: 1000 },
+    { script: 'echo next', sudo: false, timeoutMs: 10_000 },
+  ]);
+  assert.equal(outputs[0]!.timedOut, true);
+  assert.equal(outputs[0]!.stdout, 'cleaned up\n');
+  assert.equal(outputs[1]!.timedOut, true);
+  assert.ok(outputs[1]!.durationMs >= 2900 && outputs[1]!.durationMs < 6000, `killed after the grace: ${outputs[1]!.durationMs} ms`);
+  assert.equal(outputs[2]!.stdout, 'next\n');
+  assert.ok(Date.now() - t0 < 15_000);
+});
+
 test('ansiCQuote: bash decodes it back to the same bytes', async () => {
   const text = "a'b\\c\n\t$HOME `x` é\x01";
   const r = await run('bash', ['-c', `printf '%s' ${ansiCQuote(text)}`]);
