@@ -1,7 +1,8 @@
 // Runs batches of check scripts in the guest over one multiplexed SSH connection (a
 // ControlMaster started once per image: each batch costs one channel, not a key exchange under
-// TCG), with one sudo per batch. guest/checks/runner.sh runs the scripts and reports each
-// result on a marker line; a check without its line never ran (the transport broke).
+// TCG), with one sudo per batch. guest/checks/runner.sh runs the scripts and frames each check's
+// output and result with marker lines that carry a per-batch nonce; a check without its result
+// line never finished (the transport broke).
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -106,7 +107,7 @@ export function clientArgs(t: SshTarget, sockDir: string): string[] {
 
 /** Starts the master connection (a tracked child: stopped in cleanup and on process exit). */
 export function startMaster(t: SshTarget, sockDir: string, logFile?: string): SpawnedProcess {
-  return spawnProcess('ssh', ['-M', '-N', '-o', `ControlPath=${controlPath(sockDir)}`, '-o', 'ControlPersist=no', ...sshArgs(t, 5)], { logFile });
+  return spawnProcess('ssh', ['-M', '-N', '-o', `ControlPath=${controlPath(sockDir)}`, '-o', 'ControlPersist=no', ...sshArgs(t)], { logFile });
 }
 
 async function lastLogLine(logFile: string | undefined): Promise<string> {
