@@ -80,7 +80,7 @@ vx_run() {
     kill -TERM -- "-$vx_pid" 2>/dev/null
     # Up to two seconds to exit after TERM (as `timeout -k 2`), then KILL. (`read -t` on the
     # FIFO is the sleep: no process.)
-    for vx_n in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    for ((vx_n = 0; vx_n < 20; vx_n++)); do
       kill -0 -- "-$vx_pid" 2>/dev/null || break
       read -r -t 0.1 -u "$vx_done" vx_got_idx vx_got_rc
     done

@@ -136,11 +136,6 @@ export function probeSsh(host: string, port: number, timeoutMs = 2000): Promise<
   });
 }
 
-/** True when host:port answers with an SSH identification line within timeoutMs. */
-export async function sshBanner(host: string, port: number, timeoutMs = 2000): Promise<boolean> {
-  return (await probeSsh(host, port, timeoutMs)) === 'ssh';
-}
-
 async function sshTrue(t: SshTarget, signal?: AbortSignal): Promise<{ ok: true } | { ok: false; error: string }> {
   const r = await run('ssh', [...sshArgs(t, 5), '--', 'true'], { allowFailure: true, timeoutMs: 20_000, signal });
   return r.exitCode === 0 ? { ok: true } : { ok: false, error: r.stderr.trim().split('\n').pop() ?? '' };

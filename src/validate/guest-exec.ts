@@ -194,10 +194,14 @@ export function sshBatchExecutor(t: SshTarget, sockDir: string, logFile?: string
   };
 }
 
-/** One script through the batch machinery; throws GuestTransportError when it did not run. */
-export async function execOne(exec: BatchExecutor, item: BatchItem, signal?: AbortSignal): Promise<BatchOutput> {
-  const r = await exec([item], { signal });
-  const o = r.outputs[0];
+/** Item k's output; throws the transport error (or GuestTransportError) when it did not run. */
+export function ranOutput(r: BatchResult, k: number): BatchOutput {
+  const o = r.outputs[k];
   if (!o || 'skippedFor' in o) throw r.transportError ?? new GuestTransportError('no result from the guest');
   return o;
+}
+
+/** One script through the batch machinery; throws GuestTransportError when it did not run. */
+export async function execOne(exec: BatchExecutor, item: BatchItem, signal?: AbortSignal): Promise<BatchOutput> {
+  return ranOutput(await exec([item], { signal }), 0);
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { generateKey, probeSsh, shellQuote, sleep, sshArgs, sshBanner, sshExec, sshScript, sshUpload, waitForSsh, type SshTarget } from '../../../src/tools/ssh.js';
+import { generateKey, probeSsh, shellQuote, sleep, sshArgs, sshExec, sshScript, sshUpload, waitForSsh, type SshTarget } from '../../../src/tools/ssh.js';
 import { run } from '../../../src/tools/exec.js';
 import { AbortedError, CommandError, TimeoutError } from '../../../src/errors.js';
 import { fakeBin, tempDir } from '../../helpers/fs.js';
@@ -48,39 +48,26 @@ describe('shellQuote', () => {
   }
 });
 
-describe('sshBanner', () => {
-  const serve = async (handler: (s: Socket) => void): Promise<{ port: number; close: () => void }> => {
-    const server = createServer(handler);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return { port: (server.address() as AddressInfo).port, close: () => server.close() };
-  };
-  test('true for an SSH identification line, even in pieces', async () => {
+/** A TCP server on 127.0.0.1 (a stand-in for QEMU's forwarded SSH port). */
+async function serve(handler: (s: Socket) => void): Promise<{ port: number; close: () => void }> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
+describe('probeSsh', () => {
+  test('ssh for an SSH identification line, even in pieces', async () => {
     const srv = await serve((s) => {
       s.write('SS');
       setTimeout(() => s.end('H-2.0-OpenSSH_10.0\r\n'), 20);
     });
     try {
-      assert.equal(await sshBanner('127.0.0.1', srv.port), true);
+      assert.equal(await probeSsh('127.0.0.1', srv.port), 'ssh');
     } finally {
       srv.close();
     }
   });
-  test('false for a closed connection, another protocol, silence, or nothing listening', async () => {
-    const closed = await serve((s) => s.destroy());
-    const http = await serve((s) => s.end('HTTP/1.1 400 Bad Request\r\n'));
-    const silent = await serve(() => {});
-    try {
-      assert.equal(await sshBanner('127.0.0.1', closed.port), false);
-      assert.equal(await sshBanner('127.0.0.1', http.port), false);
-      assert.equal(await sshBanner('127.0.0.1', silent.port, 100), false);
-    } finally {
-      closed.close();
-      http.close();
-      silent.close();
-    }
-    assert.equal(await sshBanner('127.0.0.1', closed.port), false);
-  });
-  test('probeSsh tells a reset (guest up, port closed) from silence, nothing listening and other protocols', async () => {
+  test('tells a reset (guest up, port closed) from silence, nothing listening and other protocols', async () => {
     const closed = await serve((s) => s.destroy());
     const http = await serve((s) => s.end('HTTP/1.1 400 Bad Request\r\n'));
     const silent = await serve(() => {});
@@ -215,15 +202,13 @@ exec sh -c "$1"`,
     reset(0);
     // Like QEMU's forwarding before the guest's sshd is up: connections accepted, then closed.
     let conns = 0;
-    const server = createServer((sock) => {
+    const server = await serve((sock) => {
       conns++;
       if (conns <= 3) sock.destroy();
       else sock.end('SSH-2.0-OpenSSH_10.0\r\n');
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
-      const port = (server.address() as AddressInfo).port;
-      await waitForSsh({ ...target, port }, { timeoutMs: 10_000, intervalMs: 20, bannerPollMs: 20 });
+      await waitForSsh({ ...target, port: server.port }, { timeoutMs: 10_000, intervalMs: 20, bannerPollMs: 20 });
       assert.equal(conns, 4);
       assert.equal(readFileSync(attempts, 'utf8').split('\n').filter(Boolean).length, 1);
     } finally {
@@ -236,15 +221,13 @@ exec sh -c "$1"`,
     // Two resets (sshd not started), then an sshd that takes 2.5 s to say its banner: a
     // 2-second probe would drop that connection and open more.
     let conns = 0;
-    const server = createServer((sock) => {
+    const server = await serve((sock) => {
       conns++;
       if (conns <= 2) sock.destroy();
       else setTimeout(() => sock.end('SSH-2.0-OpenSSH_10.0\r\n'), 2500);
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
-      const port = (server.address() as AddressInfo).port;
-      await waitForSsh({ ...target, port }, { timeoutMs: 20_000, intervalMs: 20, bannerPollMs: 20 });
+      await waitForSsh({ ...target, port: server.port }, { timeoutMs: 20_000, intervalMs: 20, bannerPollMs: 20 });
       assert.equal(conns, 3);
     } finally {
       server.close();
@@ -253,11 +236,9 @@ exec sh -c "$1"`,
 
   test('waitForSsh without a banner times out saying so, and never runs ssh', async () => {
     reset(0);
-    const server = createServer((sock) => sock.destroy());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const server = await serve((sock) => sock.destroy());
     try {
-      const port = (server.address() as AddressInfo).port;
-      await assert.rejects(waitForSsh({ ...target, port }, { timeoutMs: 300, intervalMs: 20, bannerPollMs: 20 }), /not ready after .*no SSH banner/);
+      await assert.rejects(waitForSsh({ ...target, port: server.port }, { timeoutMs: 300, intervalMs: 20, bannerPollMs: 20 }), /not ready after .*no SSH banner/);
       assert.equal(existsSync(attempts), false, 'ssh was run');
     } finally {
       server.close();
