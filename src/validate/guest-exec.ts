@@ -200,8 +200,3 @@ export function ranOutput(r: BatchResult, k: number): BatchOutput {
   if (!o || 'skippedFor' in o) throw r.transportError ?? new GuestTransportError('no result from the guest');
   return o;
 }
-
-/** One script through the batch machinery; throws GuestTransportError when it did not run. */
-export async function execOne(exec: BatchExecutor, item: BatchItem, signal?: AbortSignal): Promise<BatchOutput> {
-  return ranOutput(await exec([item], { signal }), 0);
-}
