@@ -5,7 +5,7 @@ import { join, relative, sep } from 'node:path';
 import { UsageError } from '../errors.js';
 import { REPORT_FILES } from '../report/write.js';
 import { sha256File } from '../tools/hash.js';
-import type { BuildResult } from '../stages/build/index.js';
+import type { BuildResult } from '../builder/index.js';
 import { CHECKSUMS_FILE } from './checksums.js';
 import { CI_MANIFEST_FILE, type ImageFileRecord } from './manifest.js';
 

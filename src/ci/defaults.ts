@@ -3,7 +3,7 @@
 // validateImages' image discovery and pool). Unit tests pass fakes instead.
 import { join } from 'node:path';
 import { doctor } from '../doctor.js';
-import { buildImage } from '../stages/build/index.js';
+import { buildImage } from '../builder/index.js';
 import type { Accel } from '../tools/qemu.js';
 import { identifyImage } from '../validate/discover.js';
 import { validateImage } from '../validate/image.js';

@@ -11,7 +11,7 @@ import { UsageError } from '../errors.js';
 import { defaultCacheDir, EXAMPLE_SOURCE, PACKAGE_VERSION } from '../paths.js';
 import type { EventSink } from '../pipeline/events.js';
 import { buildReport, stripControl, type ImageResult, type ValidationReport } from '../report/model.js';
-import { assertVmBuildTarget } from '../stages/build/prepare.js';
+import { assertVmBuildTarget } from '../builder/prepare.js';
 import { plainLine } from '../ui/renderers.js';
 import { formatDuration } from '../ui/format.js';
 import { collectLogs, imageFiles, LAYOUT, prepareArtifactsDir, relPath } from './artifacts.js';

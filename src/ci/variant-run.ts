@@ -4,8 +4,8 @@ import type { BuildPlan } from '../config/load.js';
 import { AbortedError, isAbort } from '../errors.js';
 import type { EventSink, RunEvent } from '../pipeline/events.js';
 import type { ImageResult } from '../report/model.js';
-import type { BuildResult } from '../stages/build/index.js';
-import { imageBaseName } from '../stages/build/context.js';
+import type { BuildResult } from '../builder/index.js';
+import { imageBaseName } from '../builder/context.js';
 import { errorMessage } from '../ui/format.js';
 import type { ImageRecord, TimelineSpan } from './manifest.js';
 

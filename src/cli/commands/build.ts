@@ -1,7 +1,7 @@
 // `vexfs-image build`: the spec's image builder.
 import type { Command } from 'commander';
 import { resolveBuildPlan, type BuildFlags } from '../../config/load.js';
-import { buildImage } from '../../stages/build/index.js';
+import { buildImage } from '../../builder/index.js';
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import { formatBytes } from '../../ui/format.js';
 import type { CliContext } from '../context.js';

@@ -7,7 +7,7 @@ import type { CiDeps } from '../../../src/ci/orchestrator.js';
 import type { BuildFn, ValidateFn } from '../../../src/ci/variant-run.js';
 import type { DoctorReport } from '../../../src/doctor.js';
 import { summarizeChecks, imageStatus, type CheckResult, type ImageResult } from '../../../src/report/model.js';
-import type { BuildResult } from '../../../src/stages/build/index.js';
+import type { BuildResult } from '../../../src/builder/index.js';
 
 const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

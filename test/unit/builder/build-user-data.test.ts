@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
-import { buildUserData, loadGuestFiles, renderTemplate, templateVars } from '../../../src/stages/build/user-data.js';
+import { buildUserData, loadGuestFiles, renderTemplate, templateVars } from '../../../src/builder/user-data.js';
 import { renderUserData } from '../../../src/tools/seed.js';
 import { BUILTIN_VARIANTS, DEFAULT_BASE_PACKAGES } from '../../../src/config/variants.js';
 

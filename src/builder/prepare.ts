@@ -2,10 +2,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertReady, doctor } from '../../doctor.js';
-import { UsageError } from '../../errors.js';
-import { run } from '../../tools/exec.js';
-import type { Step } from '../../pipeline/step.js';
+import { assertReady, doctor } from '../doctor.js';
+import { UsageError } from '../errors.js';
+import { run } from '../tools/exec.js';
+import type { Step } from '../pipeline/step.js';
 import type { BuildContext } from './context.js';
 
 const BUILD_TOOLS = ['qemu-system-x86_64', 'qemu-img', 'cloud-localds', 'ssh', 'ssh-keygen', 'mke2fs'];

@@ -1,9 +1,9 @@
 // Stage 3, base image: resolve (build or fetch, cached) the base, then a qcow2 overlay on it
 // grown to --disk-size. The cached base is never written to.
 import { join } from 'node:path';
-import { resolveBase } from '../../base/index.js';
-import { createOverlay } from '../../tools/qemu-img.js';
-import type { Step } from '../../pipeline/step.js';
+import { resolveBase } from '../base/index.js';
+import { createOverlay } from '../tools/qemu-img.js';
+import type { Step } from '../pipeline/step.js';
 import type { BuildContext } from './context.js';
 
 export const baseImageStep: Step<BuildContext> = {

@@ -2,8 +2,8 @@
 // without 9p (Debian's cloud kernel), as a read-only ext4 disk made with `mke2fs -d`.
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from '../../tools/exec.js';
-import type { Step } from '../../pipeline/step.js';
+import { run } from '../tools/exec.js';
+import type { Step } from '../pipeline/step.js';
 import type { BuildContext } from './context.js';
 
 async function treeBytes(dir: string): Promise<number> {

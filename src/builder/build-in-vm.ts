@@ -1,6 +1,6 @@
 // Stage 4c: mount the source read-only, copy it to /usr/src/vexfs, build, install, check the
 // vermagic and smoke-test the module (guest/build/*.sh).
-import type { Step } from '../../pipeline/step.js';
+import type { Step } from '../pipeline/step.js';
 import { GUEST_SOURCE_MOUNT, SOURCE_DISK_SERIAL, SOURCE_MOUNT_TAG, type BuildContext } from './context.js';
 import { remainingMs, runGuestScript } from './guest-run.js';
 

@@ -1,9 +1,9 @@
 // Stage 4d: the variant's finishing touches — toolchain purge, slimming, production hardening.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GUEST_DIR } from '../../paths.js';
-import { sshExec, sshUpload } from '../../tools/ssh.js';
-import type { Step } from '../../pipeline/step.js';
+import { GUEST_DIR } from '../paths.js';
+import { sshExec, sshUpload } from '../tools/ssh.js';
+import type { Step } from '../pipeline/step.js';
 import type { BuildContext } from './context.js';
 import { remainingMs, runGuestScript } from './guest-run.js';
 

@@ -1,7 +1,7 @@
 // The typed context the build steps share: a frozen plan in, typed fields written by steps.
-import type { BuildPlan } from '../../config/load.js';
-import type { Accel, Vm } from '../../tools/qemu.js';
-import type { SshKey, SshTarget } from '../../tools/ssh.js';
+import type { BuildPlan } from '../config/load.js';
+import type { Accel, Vm } from '../tools/qemu.js';
+import type { SshKey, SshTarget } from '../tools/ssh.js';
 
 export const BUILD_USER = 'vexfs';
 export const SOURCE_MOUNT_TAG = 'vexfs_source';

@@ -1,9 +1,9 @@
 // Stage 4a, boot the build VM: the accelerator doctor found usable, SSH on a free 127.0.0.1
 // port, a QMP socket, the serial console to a file, the source read-only.
 import { join } from 'node:path';
-import { freePort } from '../../tools/ports.js';
-import { Vm } from '../../tools/qemu.js';
-import type { Step } from '../../pipeline/step.js';
+import { freePort } from '../tools/ports.js';
+import { Vm } from '../tools/qemu.js';
+import type { Step } from '../pipeline/step.js';
 import { BUILD_USER, SOURCE_DISK_SERIAL, SOURCE_MOUNT_TAG, type BuildContext } from './context.js';
 
 export const bootStep: Step<BuildContext> = {

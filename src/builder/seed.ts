@@ -1,8 +1,8 @@
 // Stage 2, cloud-init: an ephemeral build key, user-data generated as data, the seed ISO.
 import { randomUUID } from 'node:crypto';
-import { makeSeedIso } from '../../tools/seed.js';
-import { generateKey } from '../../tools/ssh.js';
-import type { Step } from '../../pipeline/step.js';
+import { makeSeedIso } from '../tools/seed.js';
+import { generateKey } from '../tools/ssh.js';
+import type { Step } from '../pipeline/step.js';
 import { buildUserData, loadGuestFiles, templateVars } from './user-data.js';
 import type { BuildContext } from './context.js';
 

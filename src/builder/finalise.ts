@@ -3,11 +3,11 @@
 // renamed into place last, the image itself last of all.
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gzipFile } from '../../tools/gzip.js';
-import { writeChecksumFile } from '../../tools/hash.js';
-import { convertToQcow2, imageInfo } from '../../tools/qemu-img.js';
-import { formatBytes } from '../../ui/format.js';
-import type { Step } from '../../pipeline/step.js';
+import { gzipFile } from '../tools/gzip.js';
+import { writeChecksumFile } from '../tools/hash.js';
+import { convertToQcow2, imageInfo } from '../tools/qemu-img.js';
+import { formatBytes } from '../ui/format.js';
+import type { Step } from '../pipeline/step.js';
 import type { BuildContext } from './context.js';
 import { assertOutputFree } from './prepare.js';
 import { buildManifest, manifestText } from './manifest.js';

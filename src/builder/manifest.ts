@@ -1,5 +1,5 @@
 // The image manifest: JSON (machine-readable, stable keys) and the spec's human-readable text.
-import { PACKAGE_VERSION } from '../../paths.js';
+import { PACKAGE_VERSION } from '../paths.js';
 import type { BuildContext } from './context.js';
 
 export interface ImageManifest {

@@ -2,11 +2,11 @@
 // log, and turns a failure into one clear error with the log's last lines.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CommandError, GuestError, TimeoutError } from '../../errors.js';
-import { GUEST_DIR } from '../../paths.js';
-import { lastLines } from '../../tools/exec.js';
-import { sshScript, type SshTarget } from '../../tools/ssh.js';
-import type { StepRuntime } from '../../pipeline/step.js';
+import { CommandError, GuestError, TimeoutError } from '../errors.js';
+import { GUEST_DIR } from '../paths.js';
+import { lastLines } from '../tools/exec.js';
+import { sshScript, type SshTarget } from '../tools/ssh.js';
+import type { StepRuntime } from '../pipeline/step.js';
 
 export interface GuestRunResult {
   stdout: string;

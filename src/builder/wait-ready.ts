@@ -1,7 +1,7 @@
 // Stage 4b: wait for SSH, then for cloud-init to finish (packages installed, files written).
-import { GuestError } from '../../errors.js';
-import { sleep, sshExec, waitForSsh } from '../../tools/ssh.js';
-import type { Step } from '../../pipeline/step.js';
+import { GuestError } from '../errors.js';
+import { sleep, sshExec, waitForSsh } from '../tools/ssh.js';
+import type { Step } from '../pipeline/step.js';
 import { remainingMs } from './guest-run.js';
 import type { BuildContext } from './context.js';
 

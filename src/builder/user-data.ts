@@ -2,8 +2,8 @@
 // guest/files/ (templates end in .tmpl and get {{key}} substitution).
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type { BuildPlan } from '../../config/load.js';
-import { GUEST_DIR } from '../../paths.js';
+import type { BuildPlan } from '../config/load.js';
+import { GUEST_DIR } from '../paths.js';
 import { BUILD_USER } from './context.js';
 
 export interface GuestFile {

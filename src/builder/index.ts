@@ -1,9 +1,9 @@
 // The builder: the spec's five stages as one literal list of steps, run by the step runner.
 import { join } from 'node:path';
-import type { BuildPlan } from '../../config/load.js';
-import type { EventSink } from '../../pipeline/events.js';
-import { runSteps, type StepTiming } from '../../pipeline/runner.js';
-import type { Step } from '../../pipeline/step.js';
+import type { BuildPlan } from '../config/load.js';
+import type { EventSink } from '../pipeline/events.js';
+import { runSteps, type StepTiming } from '../pipeline/runner.js';
+import type { Step } from '../pipeline/step.js';
 import { imageBaseName, type Artifacts, type BuildContext } from './context.js';
 import { prepareStep } from './prepare.js';
 import { seedStep } from './seed.js';

@@ -1,5 +1,5 @@
 // Stage 5a: golden-image cleanup (guest/build/golden-cleanup.sh) and ACPI shutdown over QMP.
-import type { Step } from '../../pipeline/step.js';
+import type { Step } from '../pipeline/step.js';
 import { BUILD_USER, type BuildContext } from './context.js';
 import { runGuestScript } from './guest-run.js';
 
