@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBase } from '../../src/base/index.js';
@@ -14,6 +14,37 @@ import { makeSeedIso } from '../../src/tools/seed.js';
 import { generateKey, sshExec, waitForSsh, type SshTarget } from '../../src/tools/ssh.js';
 import { freePort } from '../../src/tools/ports.js';
 import { Vm } from '../../src/tools/qemu.js';
+
+/** Every path under dir with its type, size and mtime: what apt-get update or clean would change. */
+function treeState(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      out.push(`${p} ${st.isDirectory() ? 'd' : st.size} ${st.mtimeMs}`);
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+// A base build once emptied the host's /var/lib/apt/lists (customize.sh removed the new root's
+// /tmp, where mmdebstrap keeps APT_CONFIG, so its closing apt-get update and clean ran on the host).
+test('a Debian base build leaves the host\'s apt lists and cache as they were', { timeout: 1_800_000 }, async (t) => {
+  const cacheDir = mkdtempSync(join(tmpdir(), 'vxb-apt-'));
+  t.after(() => rmSync(cacheDir, { recursive: true, force: true }));
+  const watched = ['/var/lib/apt/lists', '/var/cache/apt'];
+  const before = watched.map(treeState);
+  assert.ok(before[0]!.some((l) => l.includes('_Packages')), 'the host has apt lists to lose (run apt-get update first)');
+  const started = Date.now();
+  // A fresh cache directory: this is a real build, never a cache hit.
+  const base = await resolveBase('debian-12', { cacheDir });
+  assert.equal(base.cached, false);
+  t.diagnostic(`debian-12 base built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  watched.forEach((dir, i) => assert.deepEqual(treeState(dir), before[i], `${dir} changed during a base build`));
+});
 
 test('debian-13 base: boots by itself, cloud-init done, fresh machine-id, SSH with an ephemeral key', { timeout: 2_400_000 }, async (t) => {
   const started = Date.now();

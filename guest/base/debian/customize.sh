@@ -123,7 +123,10 @@ cp "$root/usr/lib/grub/i386-pc/boot.img" "$root/boot/grub/i386-pc/boot.img"
 rm -f "$root/var/lib/dbus/machine-id" "$root/var/lib/systemd/random-seed"
 rm -f "$root"/etc/ssh/ssh_host_*
 rm -rf "$root/var/lib/cloud/"* "$root"/var/log/cloud-init*.log
-rm -rf "$root/var/lib/apt/lists/"* "$root/var/cache/apt/"*.bin "$root/var/cache/apt/archives/"*.deb
-rm -rf "$root/tmp/"* "$root/var/tmp/"*
+# Not /tmp, nor apt's lists and cache: mmdebstrap keeps its apt configuration (APT_CONFIG) in
+# the new root's /tmp and cleans all three itself after this hook. Emptying /tmp here took that
+# file away, so mmdebstrap's closing `apt-get update` and `apt-get clean` ran against the host's
+# apt state and emptied the host's /var/lib/apt/lists.
+rm -rf "$root/var/tmp/"*
 find "$root/var/log" -type f -exec truncate -s 0 {} +
 rm -f "$root/initrd.img.old" "$root/vmlinuz.old"
