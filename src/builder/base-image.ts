@@ -1,8 +1,6 @@
-// Stage 3, base image: resolve (build or fetch, cached) the base, then a qcow2 overlay on it
-// grown to --disk-size. The cached base is never written to.
-import { join } from 'node:path';
+// Stage 3, base image: resolve (build or fetch, cached) the base the build VM's overlay is
+// backed by (the session's overlay step grows it to --disk-size). The base is never written to.
 import { resolveBase } from '../base/index.js';
-import { createOverlay } from '../tools/qemu-img.js';
 import type { Step } from '../pipeline/step.js';
 import type { BuildContext } from './context.js';
 
@@ -20,8 +18,7 @@ export const baseImageStep: Step<BuildContext> = {
       debian: { extraPackages: preinstall },
     });
     ctx.base = { path: base.path, format: base.format, digest: base.digest, source: base.source };
+    ctx.session.backing = { path: base.path, format: base.format };
     rt.info(`base ${ctx.plan.base}: ${base.path}`);
-    ctx.disk = join(ctx.vmDir, 'disk.qcow2');
-    await createOverlay(base.path, ctx.disk, { sizeBytes: ctx.plan.diskSizeBytes, signal: rt.signal, logFile: rt.logFile });
   },
 };

@@ -2,13 +2,14 @@
 // vermagic and smoke-test the module (guest/build/*.sh).
 import type { Step } from '../pipeline/step.js';
 import { GUEST_SOURCE_MOUNT, SOURCE_DISK_SERIAL, SOURCE_MOUNT_TAG, type BuildContext } from './context.js';
-import { remainingMs, runGuestScript } from './guest-run.js';
+import { timeLeftMs } from '../vm/session.js';
+import { runGuestScript } from './guest-run.js';
 
 export const buildInVmStep: Step<BuildContext> = {
   name: 'build-in-vm',
   title: 'Build and install VexFS in the VM',
   async run(ctx, rt) {
-    const ssh = ctx.ssh;
+    const ssh = ctx.session.ssh;
     if (!ssh) throw new Error('build-in-vm: no SSH target');
     const mount = await runGuestScript(ssh, 'mount-source.sh', [GUEST_SOURCE_MOUNT, SOURCE_MOUNT_TAG, SOURCE_DISK_SERIAL], rt, {
       timeoutMs: 120_000,
@@ -17,7 +18,7 @@ export const buildInVmStep: Step<BuildContext> = {
     ctx.guest.sourceTransport = mount.stdout.includes('transport=virtfs') ? 'virtfs' : 'disk';
     rt.info(`source mounted read-only over ${ctx.guest.sourceTransport}`);
     const r = await runGuestScript(ssh, 'build-vexfs.sh', [GUEST_SOURCE_MOUNT, ctx.plan.version, ctx.plan.buildCommand], rt, {
-      timeoutMs: remainingMs(ctx.deadline, 'building VexFS', ctx.plan.timeoutS),
+      timeoutMs: timeLeftMs(ctx.session, 'building VexFS'),
       what: `the guest build (${ctx.plan.buildCommand})`,
     });
     ctx.guest.kernel = r.results.kernel;

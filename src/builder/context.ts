@@ -1,7 +1,6 @@
 // The typed context the build steps share: a frozen plan in, typed fields written by steps.
 import type { BuildPlan } from '../config/load.js';
-import type { Accel, Vm } from '../tools/qemu.js';
-import type { SshKey, SshTarget } from '../tools/ssh.js';
+import type { HasSession, VmSession } from '../vm/session.js';
 
 export const BUILD_USER = 'vexfs';
 export const SOURCE_MOUNT_TAG = 'vexfs_source';
@@ -23,7 +22,6 @@ export interface GuestFacts {
   vexctlSha256?: string;
   packageCount?: number;
   sourceTransport?: 'virtfs' | 'disk';
-  cleanShutdown?: boolean;
 }
 
 export interface Artifacts {
@@ -37,7 +35,7 @@ export interface Artifacts {
   manifestText: string;
 }
 
-export interface BuildContext {
+export interface BuildContext extends HasSession {
   readonly plan: Readonly<BuildPlan>;
   readonly startedAt: Date;
   /** build/vm-<variant>/: disk, seed, key, serial log. Removed unless --no-cleanup. */
@@ -45,19 +43,10 @@ export interface BuildContext {
   readonly logDir: string;
   /** Final names, e.g. vexfs-minimal-1.0.0.qcow2 in the output directory. */
   readonly imageName: string;
-  accel?: Accel;
+  /** The build VM: its profile, overlay (the future image), seed, QEMU, SSH; --timeout counts from its power-on. */
+  readonly session: VmSession;
   toolVersions: Record<string, string>;
   base?: BaseInfo;
-  disk?: string;
-  sourceDisk?: string;
-  key?: SshKey;
-  seedIso?: string;
-  vm?: Vm;
-  /** Epoch ms by which the in-VM work must be done (--timeout, counted from boot). */
-  deadline?: number;
-  ssh?: SshTarget;
-  sshReadyMs?: number;
-  cloudInitMs?: number;
   guest: GuestFacts;
   sourceCommit?: string;
   artifacts?: Artifacts;

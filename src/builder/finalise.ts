@@ -21,7 +21,7 @@ export function finaliseStep(stageTimes: Record<string, number>): Step<BuildCont
     name: 'finalise',
     title: 'Finalise (compact, gzip, checksums, manifest)',
     async run(ctx, rt) {
-      if (!ctx.disk) throw new Error('finalise: no disk');
+      if (!ctx.session.overlay) throw new Error('finalise: no disk');
       const t0 = Date.now();
       const dir = partialDir(ctx);
       await rm(dir, { recursive: true, force: true });
@@ -32,7 +32,7 @@ export function finaliseStep(stageTimes: Record<string, number>): Step<BuildCont
       const gz = join(dir, gzName);
 
       // zstd-compressed clusters: about a third of the size, and quick to write (QEMU >= 5.1 reads them).
-      await convertToQcow2(ctx.disk, qcow2, { compress: true, compressionType: 'zstd', signal: rt.signal, logFile: rt.logFile });
+      await convertToQcow2(ctx.session.overlay, qcow2, { compress: true, compressionType: 'zstd', signal: rt.signal, logFile: rt.logFile });
       const info = await imageInfo(qcow2);
       rt.info(`compacted image: ${formatBytes(info.actualSize)}`);
       await gzipFile(qcow2, gz, {
@@ -56,7 +56,7 @@ export function finaliseStep(stageTimes: Record<string, number>): Step<BuildCont
       await writeFile(join(dir, `${ctx.imageName}.manifest`), manifestText(manifest));
 
       // Publish: re-check (another build may have published meanwhile), sidecars first, image last.
-      assertOutputFree(ctx);
+      assertOutputFree(ctx.plan, ctx.imageName);
       const out = ctx.plan.outputDir;
       for (const name of [`${gzName}.sha256`, gzName, `${qcow2Name}.sha256`, `${ctx.imageName}.json`, `${ctx.imageName}.manifest`, qcow2Name]) {
         await rename(join(dir, name), join(out, name));

@@ -2,7 +2,7 @@
 // log, and turns a failure into one clear error with the log's last lines.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CommandError, GuestError, TimeoutError } from '../errors.js';
+import { CommandError, GuestError } from '../errors.js';
 import { GUEST_DIR } from '../paths.js';
 import { lastLines } from '../tools/exec.js';
 import { sshScript, type SshTarget } from '../tools/ssh.js';
@@ -21,12 +21,6 @@ export function parseResults(stdout: string): Record<string, string> {
     if (m) out[m[1]!] = m[2]!;
   }
   return out;
-}
-
-export function remainingMs(deadline: number | undefined, what: string, timeoutS: number): number {
-  const left = (deadline ?? Date.now() + timeoutS * 1000) - Date.now();
-  if (left <= 0) throw new TimeoutError(`${what}: the build did not finish within --timeout ${timeoutS} s`, { hint: `pass a larger --timeout, e.g. --timeout ${timeoutS * 2}` });
-  return left;
 }
 
 export async function runGuestScript(

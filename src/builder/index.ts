@@ -1,19 +1,19 @@
-// The builder: the spec's five stages as one literal list of steps, run by the step runner.
+// The builder: the spec's five stages as one literal list of steps, run by the step runner. The
+// VM's own lifecycle (overlay, seed, boot, SSH, cloud-init, power-off) is the VM session's.
 import { join } from 'node:path';
 import type { BuildPlan } from '../config/load.js';
 import type { EventSink } from '../pipeline/events.js';
 import { runSteps, type StepTiming } from '../pipeline/runner.js';
 import type { Step } from '../pipeline/step.js';
-import { imageBaseName, type Artifacts, type BuildContext } from './context.js';
-import { prepareStep } from './prepare.js';
-import { seedStep } from './seed.js';
+import { accessSeedStep, bootStep, newSession, overlayStep, powerOffStep, resolveVmProfile, waitCloudInitStep, waitSshStep, type VmProfile } from '../vm/index.js';
+import { BUILD_USER, imageBaseName, type Artifacts, type BuildContext } from './context.js';
+import { assertOutputFree, assertVmBuildTarget, BUILD_TOOLS, prepareStep } from './prepare.js';
+import { buildSeed } from './seed.js';
 import { baseImageStep } from './base-image.js';
 import { sourceShareStep } from './source-share.js';
-import { bootStep } from './boot.js';
-import { waitReadyStep } from './wait-ready.js';
 import { buildInVmStep } from './build-in-vm.js';
 import { variantStep } from './variant.js';
-import { goldenCleanupStep, shutdownStep } from './golden.js';
+import { goldenCleanupStep } from './golden.js';
 import { finaliseStep } from './finalise.js';
 
 export interface BuildResult {
@@ -25,35 +25,63 @@ export interface BuildResult {
 export function buildSteps(stageTimes: Record<string, number>): Step<BuildContext>[] {
   return [
     prepareStep, // 1. environment setup
-    seedStep, // 2. cloud-init configuration
-    baseImageStep, // 3. base image preparation
+    baseImageStep, // 3. base image preparation (before the seed: its overlay needs the base)
+    overlayStep,
+    accessSeedStep, // 2. cloud-init configuration
     sourceShareStep, // 4. VexFS build in the VM ...
     bootStep,
-    waitReadyStep,
+    waitSshStep,
+    waitCloudInitStep,
     buildInVmStep,
     variantStep,
     goldenCleanupStep, // 5. image finalisation
-    shutdownStep,
+    powerOffStep,
     finaliseStep(stageTimes),
   ];
 }
 
-export function newBuildContext(plan: Readonly<BuildPlan>, now = new Date()): BuildContext {
+export function newBuildContext(plan: Readonly<BuildPlan>, profile: VmProfile, now = new Date()): BuildContext {
   const vmDir = join(plan.buildDir, `vm-${plan.variantName}`);
   const stamp = now.toISOString().replace(/[:.]/g, '-');
+  const session = newSession({
+    name: `vexfs-build-${plan.variantName}`,
+    profile,
+    dir: vmDir,
+    user: BUILD_USER,
+    seed: buildSeed(plan, now),
+    diskSizeBytes: plan.diskSizeBytes,
+    discard: true,
+    // --timeout covers everything in the VM, counted from power-on.
+    bootTimeoutMs: plan.timeoutS * 1000,
+    timeoutHint: `pass a larger --timeout, e.g. --timeout ${plan.timeoutS * 2}`,
+    cloudInitErrors: 'fail',
+    powerOff: { acpiTimeoutMs: 120_000 },
+    killOnAbort: true,
+  });
   return {
     plan,
     startedAt: now,
     vmDir,
     logDir: join(plan.buildDir, 'logs', `${plan.variantName}-${stamp}`),
     imageName: imageBaseName(plan.variantName, plan.version),
+    session,
     toolVersions: {},
     guest: {},
   };
 }
 
-export async function buildImage(plan: Readonly<BuildPlan>, opts: { signal: AbortSignal; emit: EventSink }): Promise<BuildResult> {
-  const ctx = newBuildContext(plan);
+export interface BuildImageOptions {
+  signal: AbortSignal;
+  emit: EventSink;
+}
+
+export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOptions): Promise<BuildResult> {
+  // Bad input before anything is probed, written or started.
+  assertVmBuildTarget(plan.sourceDir);
+  assertOutputFree(plan, imageBaseName(plan.variantName, plan.version));
+  const { profile, report } = await resolveVmProfile({ memoryMb: plan.memoryMb, cpus: plan.cpus, cacheDir: plan.cacheDir, tools: BUILD_TOOLS, signal: opts.signal });
+  const ctx = newBuildContext(plan, profile);
+  for (const t of report.tools) if (t.version) ctx.toolVersions[t.name] = t.version;
   const stageTimes: Record<string, number> = {};
   const emit: EventSink = (ev) => {
     if (ev.type === 'step-end') stageTimes[ev.step] = ev.ms;

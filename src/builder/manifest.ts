@@ -41,7 +41,7 @@ export function buildManifest(ctx: BuildContext, files: ManifestFiles, stageTime
     version: ctx.plan.version,
     build_date: ctx.startedAt.toISOString(),
     tool: { name: 'vexfs-image', version: PACKAGE_VERSION, host_tools: ctx.toolVersions },
-    accelerator: ctx.accel,
+    accelerator: ctx.session.opts.profile.accel,
     base: { spec: ctx.plan.base, path: ctx.base?.path ?? '', source: ctx.base?.source ?? '', sha256: (ctx.base?.digest ?? '').replace(/^sha256:/, ''), preinstalled_packages: [...ctx.plan.preinstall] },
     source: { path: ctx.plan.sourceDir, commit: ctx.sourceCommit ?? null, transport: g.sourceTransport ?? null },
     kernel: g.kernel ?? null,
@@ -53,9 +53,9 @@ export function buildManifest(ctx: BuildContext, files: ManifestFiles, stageTime
       compressed: files.compressed,
     },
     stage_times_ms: stageTimes,
-    ssh_ready_ms: ctx.sshReadyMs ?? null,
-    cloud_init_ms: ctx.cloudInitMs ?? null,
-    clean_shutdown: g.cleanShutdown ?? null,
+    ssh_ready_ms: ctx.session.sshReadyMs ?? null,
+    cloud_init_ms: ctx.session.cloudInitDoneMs !== undefined && ctx.session.sshReadyMs !== undefined ? ctx.session.cloudInitDoneMs - ctx.session.sshReadyMs : null,
+    clean_shutdown: ctx.session.cleanShutdown ?? null,
   };
 }
 

@@ -1,14 +1,15 @@
-// Stage 1, environment setup: host tools, accelerator, source tree, output path, build dir.
+// Stage 1, environment setup: the source tree and output path checks (run before the VM profile
+// is resolved, see index.ts), the build's VM directory, the source commit.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertReady, doctor } from '../doctor.js';
 import { UsageError } from '../errors.js';
 import { run } from '../tools/exec.js';
 import type { Step } from '../pipeline/step.js';
+import { describeProfile } from '../vm/profile.js';
 import type { BuildContext } from './context.js';
 
-const BUILD_TOOLS = ['qemu-system-x86_64', 'qemu-img', 'cloud-localds', 'ssh', 'ssh-keygen', 'mke2fs'];
+export const BUILD_TOOLS = ['qemu-system-x86_64', 'qemu-img', 'cloud-localds', 'ssh', 'ssh-keygen', 'mke2fs'];
 
 /** The source must have a Makefile with a vm-build target (the spec's contract). */
 export function assertVmBuildTarget(sourceDir: string): void {
@@ -21,9 +22,9 @@ export function assertVmBuildTarget(sourceDir: string): void {
   }
 }
 
-export function assertOutputFree(ctx: BuildContext): void {
-  const image = join(ctx.plan.outputDir, `${ctx.imageName}.qcow2`);
-  if (existsSync(image) && !ctx.plan.force) {
+export function assertOutputFree(plan: Pick<BuildContext['plan'], 'outputDir' | 'force'>, imageName: string): void {
+  const image = join(plan.outputDir, `${imageName}.qcow2`);
+  if (existsSync(image) && !plan.force) {
     throw new UsageError(`${image} already exists`, { hint: 'pass --force to replace it, or choose another --version or --output-dir' });
   }
 }
@@ -32,16 +33,11 @@ export const prepareStep: Step<BuildContext> = {
   name: 'environment',
   title: 'Environment setup',
   async run(ctx, rt) {
-    assertVmBuildTarget(ctx.plan.sourceDir);
-    assertOutputFree(ctx);
-    const report = await doctor({ cacheDir: ctx.plan.cacheDir, signal: rt.signal });
-    assertReady(report, BUILD_TOOLS);
-    ctx.accel = report.accelerator?.chosen;
-    for (const t of report.tools) if (t.version) ctx.toolVersions[t.name] = t.version;
-    rt.info(`accelerator: ${ctx.accel}${report.accelerator?.kvm.usable ? '' : ` (KVM: ${report.accelerator?.kvm.reason})`}`);
-    // A fresh VM directory every time: nothing from an earlier build leaks in.
+    rt.info(`VM profile: ${describeProfile(ctx.session.opts.profile)}`);
+    // A fresh VM directory every time: nothing from an earlier build leaks in. 0700: it holds
+    // the build key, the disk and a copy of the source.
     await rm(ctx.vmDir, { recursive: true, force: true });
-    await mkdir(ctx.vmDir, { recursive: true });
+    await mkdir(ctx.vmDir, { recursive: true, mode: 0o700 });
     await mkdir(ctx.plan.outputDir, { recursive: true });
     const git = await run('git', ['-C', ctx.plan.sourceDir, 'rev-parse', 'HEAD'], { allowFailure: true, timeoutMs: 10_000 }).catch(() => undefined);
     if (git?.exitCode === 0) ctx.sourceCommit = git.stdout.trim();

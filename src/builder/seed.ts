@@ -1,22 +1,13 @@
-// Stage 2, cloud-init: an ephemeral build key, user-data generated as data, the seed ISO.
+// Stage 2, cloud-init: the build VM's seed — user-data generated as data (packages, the VexFS
+// files, the build user with the session's ephemeral key) and a fresh instance-id.
 import { randomUUID } from 'node:crypto';
-import { makeSeedIso } from '../tools/seed.js';
-import { generateKey } from '../tools/ssh.js';
-import type { Step } from '../pipeline/step.js';
+import type { BuildPlan } from '../config/load.js';
+import type { SeedInput } from '../tools/seed.js';
 import { buildUserData, loadGuestFiles, templateVars } from './user-data.js';
-import type { BuildContext } from './context.js';
 
-export const seedStep: Step<BuildContext> = {
-  name: 'cloud-init',
-  title: 'cloud-init seed',
-  async run(ctx, rt) {
-    ctx.key = await generateKey(ctx.vmDir, { signal: rt.signal });
-    const files = await loadGuestFiles(templateVars(ctx.plan, ctx.startedAt));
-    const userData = buildUserData(ctx.plan, ctx.key.publicKey, files);
-    ctx.seedIso = await makeSeedIso(
-      ctx.vmDir,
-      { userData, metaData: { 'instance-id': `vexfs-build-${randomUUID()}`, 'local-hostname': `vexfs-${ctx.plan.variantName}` } },
-      { signal: rt.signal, logFile: rt.logFile },
-    );
-  },
-};
+export function buildSeed(plan: Readonly<BuildPlan>, startedAt: Date): (publicKey: string) => Promise<SeedInput> {
+  return async (publicKey) => ({
+    userData: buildUserData(plan, publicKey, await loadGuestFiles(templateVars(plan, startedAt))),
+    metaData: { 'instance-id': `vexfs-build-${randomUUID()}`, 'local-hostname': `vexfs-${plan.variantName}` },
+  });
+}

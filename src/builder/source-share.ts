@@ -4,7 +4,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../tools/exec.js';
 import type { Step } from '../pipeline/step.js';
-import type { BuildContext } from './context.js';
+import { SOURCE_DISK_SERIAL, SOURCE_MOUNT_TAG, type BuildContext } from './context.js';
 
 async function treeBytes(dir: string): Promise<number> {
   let total = 0;
@@ -27,11 +27,14 @@ export const sourceShareStep: Step<BuildContext> = {
   title: 'Read-only source share',
   async run(ctx, rt) {
     const size = sourceDiskSizeBytes(await treeBytes(ctx.plan.sourceDir));
-    ctx.sourceDisk = join(ctx.vmDir, 'source.ext4');
+    const disk = join(ctx.vmDir, 'source.ext4');
     await run(
       'mke2fs',
-      ['-q', '-t', 'ext4', '-O', '^has_journal', '-L', 'vexfs-src', '-d', ctx.plan.sourceDir, '-F', ctx.sourceDisk, `${Math.round(size / 1024)}k`],
+      ['-q', '-t', 'ext4', '-O', '^has_journal', '-L', 'vexfs-src', '-d', ctx.plan.sourceDir, '-F', disk, `${Math.round(size / 1024)}k`],
       { signal: rt.signal, logFile: rt.logFile, timeoutMs: 300_000 },
     );
+    // Both read-only: the guest mounts whichever its kernel supports (guest/build/mount-source.sh).
+    ctx.session.extraDrives.push({ file: disk, format: 'raw', readOnly: true, serial: SOURCE_DISK_SERIAL });
+    ctx.session.virtfs.push({ path: ctx.plan.sourceDir, mountTag: SOURCE_MOUNT_TAG, readOnly: true });
   },
 };

@@ -5,7 +5,8 @@ import { GUEST_DIR } from '../paths.js';
 import { sshExec, sshUpload } from '../tools/ssh.js';
 import type { Step } from '../pipeline/step.js';
 import type { BuildContext } from './context.js';
-import { remainingMs, runGuestScript } from './guest-run.js';
+import { timeLeftMs } from '../vm/session.js';
+import { runGuestScript } from './guest-run.js';
 
 const HARDENING_DIR = '/tmp/vexfs-image-hardening';
 
@@ -13,7 +14,7 @@ export const variantStep: Step<BuildContext> = {
   name: 'variant',
   title: 'Apply variant',
   async run(ctx, rt) {
-    const ssh = ctx.ssh;
+    const ssh = ctx.session.ssh;
     if (!ssh) throw new Error('variant: no SSH target');
     const v = ctx.plan.variant;
     if (v.hardening) {
@@ -29,7 +30,7 @@ export const variantStep: Step<BuildContext> = {
       'apply-variant.sh',
       [flag(v.keep_toolchain), flag(v.slim), flag(v.hardening), HARDENING_DIR, ...ctx.plan.toolchainPackages],
       rt,
-      { timeoutMs: remainingMs(ctx.deadline, 'applying the variant', ctx.plan.timeoutS), what: `variant ${ctx.plan.variantName}` },
+      { timeoutMs: timeLeftMs(ctx.session, 'applying the variant'), what: `variant ${ctx.plan.variantName}` },
     );
     if (r.results.packages) ctx.guest.packageCount = Number(r.results.packages);
   },

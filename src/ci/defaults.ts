@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { doctor } from '../doctor.js';
 import { buildImage } from '../builder/index.js';
-import type { Accel } from '../tools/qemu.js';
+import { profileFor } from '../vm/profile.js';
 import { identifyImage } from '../validate/discover.js';
 import { validateImage } from '../validate/image.js';
 import { resolveCheckList, VALIDATE_DEFAULTS } from '../validate/index.js';
@@ -33,9 +33,7 @@ export function makeValidate(setup: ValidateSetup, tuning: ValidateTuning = CI_V
       checks,
       bootTimeoutS: tuning.bootTimeoutS,
       sshTimeoutS: tuning.sshTimeoutS,
-      accel: setup.accel as Accel,
-      memoryMb: tuning.memoryMb,
-      cpus: setup.cpus ?? tuning.cpus,
+      profile: profileFor(setup.accel, tuning.memoryMb, setup.cpus ?? tuning.cpus),
       workDir: join(setup.buildDir, 'validate'),
       noCleanup: setup.noCleanup,
       // CI wants proof the image validated is the image shipped: hashed before and after, and

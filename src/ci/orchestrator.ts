@@ -10,6 +10,7 @@ import { assertReady, type DoctorReport } from '../doctor.js';
 import { UsageError } from '../errors.js';
 import { defaultCacheDir, EXAMPLE_SOURCE, PACKAGE_VERSION } from '../paths.js';
 import type { EventSink } from '../pipeline/events.js';
+import type { Accel } from '../tools/qemu.js';
 import { buildReport, stripControl, type ImageResult, type ValidationReport } from '../report/model.js';
 import { assertVmBuildTarget } from '../builder/prepare.js';
 import { plainLine } from '../ui/renderers.js';
@@ -54,7 +55,8 @@ export interface ValidateSetup {
   config: LoadedConfig;
   /** vCPUs per validation VM: --cpus, or the share of the host's cores with --jobs > 1. */
   cpus?: number;
-  accel: string;
+  /** Chosen by the environment stage's doctor probe (the one the VM profile uses). */
+  accel: Accel;
   artifactsDir: string;
   buildDir: string;
   noCleanup: boolean;
@@ -139,7 +141,7 @@ export async function runCi(opts: CiOptions, deps: CiDeps): Promise<CiResult> {
   emit({ type: 'info', message: `inputs: build ${inputs.buildNumber} (${inputs.buildNumberFrom}), commit ${inputs.commitSha ?? 'unknown'} (${inputs.commitShaFrom}), tag ${inputs.tag ?? 'none'}, version ${inputs.version ?? 'from config'}${inputs.versionFrom ? ` (${inputs.versionFrom})` : ''}` });
 
   const stages = new StageLog(emit, STAGE_COUNT, now);
-  let accel: string | null = null;
+  let accel: Accel | null = null;
   let config: LoadedConfig | undefined;
   let plans: Array<Readonly<BuildPlan>> = [];
   let prebuildUsageError = false;

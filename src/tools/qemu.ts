@@ -2,10 +2,23 @@
 // serial console to a file, QMP socket for ACPI powerdown, SSH forwarded from 127.0.0.1 only.
 import { readFile } from 'node:fs/promises';
 import { spawnProcess, type SpawnedProcess } from './exec.js';
+import { which } from './host-tools.js';
 import { QmpClient } from './qmp.js';
 import { VexfsImageError } from '../errors.js';
 
 export type Accel = 'kvm' | 'tcg';
+
+/** The virtual hardware of a VM (resolved once per run by src/vm/profile.ts). */
+export interface VmProfile {
+  machine: 'q35';
+  firmware: 'bios';
+  /** -cpu value: TCG_CPU (or VEXFS_IMAGE_TCG_CPU) under TCG, `host` under KVM. */
+  cpuModel: string;
+  diskBus: 'virtio-blk';
+  memoryMb: number;
+  cpus: number;
+  accel: Accel;
+}
 
 export interface DriveSpec {
   file: string;
@@ -25,9 +38,7 @@ export interface VirtfsShare {
 
 export interface VmSpec {
   name: string;
-  accel: Accel;
-  memoryMb: number;
-  cpus: number;
+  profile: VmProfile;
   drives: DriveSpec[];
   /** cloud-init NoCloud seed ISO, attached read-only. */
   seedIso?: string;
@@ -56,11 +67,12 @@ export const TCG_CPU = 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,-svm';
 export function qemuArgs(spec: VmSpec): string[] {
   // No SATA controller, SMBus or VMware port: the disks are virtio, and each of those makes
   // the guest load drivers on every boot (libata+ahci probing six empty ports, i2c).
-  const machine = `q35,sata=off,smbus=off,vmport=off${spec.accel === 'kvm' ? ',accel=kvm' : ''}`;
+  const p = spec.profile;
+  const machine = `${p.machine},sata=off,smbus=off,vmport=off${p.accel === 'kvm' ? ',accel=kvm' : ''}`;
   const a: string[] = ['-name', spec.name, '-machine', machine, '-nodefaults', '-display', 'none'];
-  if (spec.accel === 'tcg') a.push('-accel', 'tcg,thread=multi', '-cpu', process.env.VEXFS_IMAGE_TCG_CPU || TCG_CPU);
-  else a.push('-cpu', 'host');
-  a.push('-smp', String(spec.cpus), '-m', String(spec.memoryMb));
+  if (p.accel === 'tcg') a.push('-accel', 'tcg,thread=multi');
+  a.push('-cpu', p.cpuModel);
+  a.push('-smp', String(p.cpus), '-m', String(p.memoryMb));
   a.push('-chardev', `file,id=serial0,path=${spec.serialLog}`, '-serial', 'chardev:serial0');
   a.push('-qmp', `unix:${spec.qmpSocket},server=on,wait=off`);
   if (spec.pidFile) a.push('-pidfile', spec.pidFile);
@@ -117,8 +129,22 @@ export function detectBootFailure(serial: string): BootFailure | undefined {
   return undefined;
 }
 
+/** `setpriv --pdeathsig KILL --`: QEMU dies with the tool even when that is SIGKILLed (util-linux, Linux only). */
+export function dieWithParentPrefix(): string[] {
+  const setpriv = process.platform === 'linux' ? which('setpriv') : undefined;
+  return setpriv ? [setpriv, '--pdeathsig', 'KILL', '--'] : [];
+}
+
+/** The guest will not come up (or went away): `kind` classifies it for reports. */
 export class VmExitedError extends VexfsImageError {
-  constructor(message: string, hint?: string) {
+  constructor(
+    message: string,
+    hint?: string,
+    /** kernel panic, emergency shell, root filesystem not mounted, no bootable device, qemu exited */
+    readonly kind: string = 'qemu exited',
+    /** The serial console's last lines when it was detected. */
+    readonly serialTail?: string,
+  ) {
     super('E_VM_EXITED', message, { hint });
   }
 }
@@ -134,11 +160,11 @@ export class Vm {
   ) {}
 
   /**
-   * opts.prefix runs QEMU through a wrapper that execs it (same pid), e.g. `setpriv --pdeathsig
-   * KILL --` so that QEMU dies with a foreground `run` even when that is SIGKILLed.
+   * QEMU runs through `setpriv --pdeathsig KILL` (which execs it: same pid), so that no QEMU
+   * outlives the tool, SIGKILL included. opts.prefix replaces that wrapper (tests).
    */
   static async start(spec: VmSpec, opts: { signal?: AbortSignal; logFile?: string; binary?: string; prefix?: string[] } = {}): Promise<Vm> {
-    const argv = [...(opts.prefix ?? []), opts.binary ?? 'qemu-system-x86_64', ...qemuArgs(spec)];
+    const argv = [...(opts.prefix ?? dieWithParentPrefix()), opts.binary ?? 'qemu-system-x86_64', ...qemuArgs(spec)];
     const proc = spawnProcess(argv[0]!, argv.slice(1), { logFile: opts.logFile, signal: opts.signal });
     const vm = new Vm(spec, proc, opts.logFile);
     try {
@@ -187,16 +213,12 @@ export class Vm {
     const serial = await this.serial();
     const failure = detectBootFailure(serial);
     if (failure) {
-      throw new VmExitedError(
-        `guest boot failed: ${failure.kind} (${failure.line})\n--- last serial lines ---\n${await this.serialTail(30)}`,
-        `see ${this.spec.serialLog}`,
-      );
+      const tail = await this.serialTail(30);
+      throw new VmExitedError(`guest boot failed: ${failure.kind} (${failure.line})\n--- last serial lines ---\n${tail}`, `see ${this.spec.serialLog}`, failure.kind, tail);
     }
     if (!this.proc.isRunning()) {
-      throw new VmExitedError(
-        `QEMU exited unexpectedly\n--- last serial lines ---\n${await this.serialTail(30)}`,
-        `see ${this.spec.serialLog}`,
-      );
+      const tail = await this.serialTail(30);
+      throw new VmExitedError(`QEMU exited unexpectedly\n--- last serial lines ---\n${tail}`, `see ${this.spec.serialLog}`, 'qemu exited', tail);
     }
   }
 

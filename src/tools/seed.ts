@@ -100,3 +100,18 @@ export function cloudInitWaitScript(instanceId: string): string {
     'cat /var/lib/cloud/data/result.json 2>/dev/null || echo "{}"',
   ].join('\n');
 }
+
+/** cloud-init's own result file: status done / degraded (recoverable errors) / error. */
+export function parseCloudInitResult(text: string): { status: 'done' | 'degraded' | 'error' | 'unknown'; detail?: string } {
+  try {
+    const j = JSON.parse(text) as { v1?: { errors?: unknown[]; recoverable_errors?: Record<string, unknown[]> } };
+    const v1 = j.v1;
+    if (!v1) return { status: 'unknown', detail: 'no result.json' };
+    if (v1.errors && v1.errors.length) return { status: 'error', detail: String(v1.errors[0]) };
+    const rec = Object.entries(v1.recoverable_errors ?? {}).flatMap(([level, list]) => (list ?? []).map((m) => `${level}: ${String(m)}`));
+    if (rec.length) return { status: 'degraded', detail: rec[0] };
+    return { status: 'done' };
+  } catch {
+    return { status: 'unknown', detail: 'result.json is not JSON' };
+  }
+}

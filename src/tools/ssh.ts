@@ -15,6 +15,8 @@ export interface SshTarget {
   port: number;
   user: string;
   key: SshKey;
+  /** A running ControlMaster's socket (tools/ssh-master.ts): commands go through it as channels. */
+  controlPath?: string;
 }
 
 /** A fresh ed25519 key pair in dir, private key 0600, no passphrase, never reused. */
@@ -31,7 +33,9 @@ export async function generateKey(dir: string, opts: { signal?: AbortSignal } = 
 
 /** ssh arguments up to and including the destination; the remote command follows. */
 export function sshArgs(t: SshTarget, connectTimeoutS = 10): string[] {
+  const mux = t.controlPath ? ['-o', 'ControlMaster=no', '-o', `ControlPath=${t.controlPath}`] : [];
   return [
+    ...mux,
     '-i', t.key.privateKeyPath,
     '-p', String(t.port),
     '-o', 'IdentitiesOnly=yes',

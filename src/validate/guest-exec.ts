@@ -5,12 +5,12 @@
 // line never finished (the transport broke).
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortedError, TimeoutError } from '../errors.js';
 import { GUEST_DIR } from '../paths.js';
-import { run, spawnProcess, type SpawnedProcess } from '../tools/exec.js';
-import { sleep, sshArgs, type SshTarget } from '../tools/ssh.js';
+import { run } from '../tools/exec.js';
+import { sshArgs, type SshTarget } from '../tools/ssh.js';
+import { controlPath } from '../tools/ssh-master.js';
 import { GuestTransportError, type BatchExecutor, type BatchItem, type BatchOutput, type BatchResult, type ItemOutput } from './engine.js';
 
 export const RUNNER_FILE = join(GUEST_DIR, 'checks', 'runner.sh');
@@ -19,10 +19,6 @@ let runnerText: string | undefined;
 function runner(): string {
   runnerText ??= readFileSync(RUNNER_FILE, 'utf8');
   return runnerText;
-}
-
-export function controlPath(sockDir: string): string {
-  return join(sockDir, 'ssh-control');
 }
 
 /** A bash $'...' word for any text: bytes outside printable ASCII, quotes and backslashes as \\xHH. */
@@ -103,47 +99,6 @@ export function parseBatchOutput(stdout: string, count: number, nonce: string): 
 
 export function clientArgs(t: SshTarget, sockDir: string): string[] {
   return ['-o', 'ControlMaster=no', '-o', `ControlPath=${controlPath(sockDir)}`, ...sshArgs(t)];
-}
-
-/** Starts the master connection (a tracked child: stopped in cleanup and on process exit). */
-export function startMaster(t: SshTarget, sockDir: string, logFile?: string): SpawnedProcess {
-  return spawnProcess('ssh', ['-M', '-N', '-o', `ControlPath=${controlPath(sockDir)}`, '-o', 'ControlPersist=no', ...sshArgs(t)], { logFile });
-}
-
-async function lastLogLine(logFile: string | undefined): Promise<string> {
-  if (!logFile) return '';
-  const text = await readFile(logFile, 'utf8').catch(() => '');
-  return text.trim().split('\n').filter((l) => !l.startsWith('$ ')).pop() ?? '';
-}
-
-/**
- * One login attempt that is the master connection itself: the master is started and is ready
- * once `ssh -O check` answers through its socket (ssh opens the socket only after logging in).
- * Under TCG a login costs the guest ~2 s of key exchange and process start-up: a separate
- * `ssh true` probe before the master would cost that twice. On success the master is returned
- * through onMaster; a master that exits is a failed attempt.
- */
-export function masterAttempt(t: SshTarget, sockDir: string, onMaster: (m: SpawnedProcess) => void, opts: { logFile?: string; signal?: AbortSignal; readyTimeoutMs?: number; pollMs?: number } = {}) {
-  return async (): Promise<{ ok: true } | { ok: false; error: string }> => {
-    const m = startMaster(t, sockDir, opts.logFile);
-    const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
-    try {
-      while (Date.now() < deadline) {
-        const exited = await Promise.race([m.exited.then(() => true), sleep(opts.pollMs ?? 100, opts.signal).then(() => false)]);
-        if (exited) return { ok: false, error: (await lastLogLine(opts.logFile)) || 'ssh exited before logging in' };
-        const c = await run('ssh', ['-O', 'check', '-o', `ControlPath=${controlPath(sockDir)}`, ...sshArgs(t)], { allowFailure: true, timeoutMs: 5000, signal: opts.signal });
-        if (c.exitCode === 0) {
-          onMaster(m);
-          return { ok: true };
-        }
-      }
-      await m.stop(1000);
-      return { ok: false, error: `no login within ${Math.round((opts.readyTimeoutMs ?? 20_000) / 1000)} s` };
-    } catch (e) {
-      await m.stop(1000);
-      throw e;
-    }
-  };
 }
 
 function logBatch(logFile: string | undefined, items: readonly BatchItem[], outputs: Array<ItemOutput | undefined>, note: string): void {

@@ -2,13 +2,12 @@
 // image (up to `jobs` at a time), build the report and write it in the requested formats.
 import { join, resolve } from 'node:path';
 import type { CheckDef } from '../config/schema.js';
-import { assertReady, doctor } from '../doctor.js';
 import { AbortedError } from '../errors.js';
 import { defaultCacheDir, PACKAGE_VERSION } from '../paths.js';
 import type { EventSink } from '../pipeline/events.js';
 import { buildReport, type CheckResult, type ImageResult, type ValidationReport } from '../report/model.js';
 import { REPORT_FORMATS, writeReports, type ReportFormat } from '../report/write.js';
-import type { Accel } from '../tools/qemu.js';
+import { resolveVmProfile, type VmProfile } from '../vm/profile.js';
 import { loadBuiltinChecks, mergeChecks } from './checks.js';
 import { identifyImage, resolveImagePaths, type ImageTarget } from './discover.js';
 import { validateImage } from './image.js';
@@ -43,7 +42,8 @@ export interface ValidateOptions {
   /** Overrides for images whose manifest and name do not say. */
   variant?: string;
   version?: string;
-  accel?: Accel;
+  /** The VM profile (resolved from memoryMb and cpus when not given). */
+  profile?: VmProfile;
   memoryMb?: number;
   cpus?: number;
   /** Hash each image before and after; fail it if it changed or differs from its manifest. */
@@ -102,12 +102,18 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
   const targets = paths.map((p) => identifyImage(p, { variant: opts.variant, version: opts.version }));
   const checks = resolveCheckList(opts);
 
-  let accel = opts.accel;
-  if (!accel) {
-    const report = await doctor({ cacheDir: opts.cacheDir ?? defaultCacheDir(), signal });
-    assertReady(report, VALIDATE_HOST_TOOLS);
-    accel = report.accelerator!.chosen!;
-  }
+  const profile =
+    opts.profile ??
+    (
+      await resolveVmProfile({
+        memoryMb: opts.memoryMb ?? VALIDATE_DEFAULTS.memoryMb,
+        cpus: opts.cpus ?? VALIDATE_DEFAULTS.cpus,
+        cacheDir: opts.cacheDir ?? defaultCacheDir(),
+        tools: VALIDATE_HOST_TOOLS,
+        signal,
+      })
+    ).profile;
+  const accel = profile.accel;
 
   const reportDir = opts.reportDir !== undefined ? resolve(cwd, opts.reportDir) : undefined;
   emit({ type: 'run-start', title: `Validating ${targets.length} image(s) with ${accel.toUpperCase()}`, logDir: reportDir ?? '(no reports)' });
@@ -118,9 +124,7 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
       checks,
       bootTimeoutS,
       sshTimeoutS,
-      accel: accel!,
-      memoryMb: opts.memoryMb ?? VALIDATE_DEFAULTS.memoryMb,
-      cpus: opts.cpus ?? VALIDATE_DEFAULTS.cpus,
+      profile,
       workDir: opts.workDir,
       noCleanup: opts.noCleanup ?? false,
       checksum: opts.checksum ?? false,

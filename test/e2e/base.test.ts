@@ -14,6 +14,7 @@ import { makeSeedIso } from '../../src/tools/seed.js';
 import { generateKey, sshExec, waitForSsh, type SshTarget } from '../../src/tools/ssh.js';
 import { freePort } from '../../src/tools/ports.js';
 import { Vm } from '../../src/tools/qemu.js';
+import { profileFor } from '../../src/vm/profile.js';
 
 /** Every path under dir with its type, size and mtime: what apt-get update or clean would change. */
 function treeState(dir: string): string[] {
@@ -76,7 +77,7 @@ test('debian-13 base: boots by itself, cloud-init done, fresh machine-id, SSH wi
   const bootStart = Date.now();
   // No kernel, initrd or append: the disk's own GRUB must boot it.
   const vm = await Vm.start(
-    { name: 'vexfs-base-e2e', accel: 'tcg', memoryMb: 2048, cpus: 2, drives: [{ file: overlay, format: 'qcow2', discard: true }], seedIso: seed, sshPort: port, serialLog, qmpSocket: join(dir, 'qmp.sock') },
+    { name: 'vexfs-base-e2e', profile: profileFor('tcg', 2048, 2), drives: [{ file: overlay, format: 'qcow2', discard: true }], seedIso: seed, sshPort: port, serialLog, qmpSocket: join(dir, 'qmp.sock') },
     { logFile: join(dir, 'qemu.log') },
   );
   t.after(() => vm.kill());

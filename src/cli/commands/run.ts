@@ -2,7 +2,7 @@
 // the foreground until Ctrl-C or the guest powers off. The "ready:" lines go to stdout,
 // progress to stderr.
 import type { Command } from 'commander';
-import { assertReady, doctor } from '../../doctor.js';
+import { resolveVmProfile } from '../../vm/profile.js';
 import { defaultCacheDir } from '../../paths.js';
 import { readyLines } from '../../run/connect.js';
 import { RUN_DEFAULTS, runInstance } from '../../run/instance.js';
@@ -86,9 +86,7 @@ already running, 130 interrupted (the guest is powered off first).`,
       const quiet = Boolean(cmd.optsWithGlobals<{ quiet?: boolean }>().quiet);
       const r = resolveRun(image, o, ctx.env);
       await assertNameFree(instancesRoot(r.cacheDir), r.name);
-      const report = await doctor({ cacheDir: r.cacheDir, signal: ctx.signal });
-      assertReady(report, VALIDATE_HOST_TOOLS);
-      const accel = report.accelerator!.chosen!;
+      const { profile } = await resolveVmProfile({ memoryMb: o.memory, cpus: o.cpus, cacheDir: r.cacheDir, tools: VALIDATE_HOST_TOOLS, signal: ctx.signal });
       const say = (m: string): void => {
         if (!quiet) ctx.stderr.write(`${m}\n`);
       };
@@ -101,9 +99,7 @@ already running, 130 interrupted (the guest is powered off first).`,
       try {
         await runInstance({
           ...r,
-          accel,
-          memoryMb: o.memory,
-          cpus: o.cpus,
+          profile,
           bootTimeoutS: o.bootTimeout,
           sshTimeoutS: o.sshTimeout,
           shutdownTimeoutS: o.shutdownTimeout,

@@ -4,7 +4,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../../helpers/fs.js';
 import { assertVmBuildTarget } from '../../../src/builder/prepare.js';
-import { parseResults, remainingMs } from '../../../src/builder/guest-run.js';
+import { parseResults } from '../../../src/builder/guest-run.js';
+import { newBuildContext } from '../../../src/builder/index.js';
+import { resolveBuildPlan } from '../../../src/config/load.js';
+import { profileFor } from '../../../src/vm/profile.js';
+import { timeLeftMs } from '../../../src/vm/session.js';
 import { sourceDiskSizeBytes } from '../../../src/builder/source-share.js';
 import { buildSteps } from '../../../src/builder/index.js';
 import { UsageError, TimeoutError } from '../../../src/errors.js';
@@ -28,8 +32,11 @@ test('guest results are parsed from result.key=value lines only', () => {
 });
 
 test('remaining time: positive before the deadline, a TimeoutError naming --timeout after it', () => {
-  assert.ok(remainingMs(Date.now() + 5000, 'x', 10) > 4000);
-  assert.throws(() => remainingMs(Date.now() - 1, 'building', 10), (e: unknown) => e instanceof TimeoutError && /--timeout 10/.test(e.message));
+  const { session } = newBuildContext(resolveBuildPlan({ timeout: 10 }, {}, tempDir()), profileFor('tcg', 2048, 2));
+  session.poweredOnAt = Date.now() - 5000;
+  assert.ok(timeLeftMs(session, 'x') > 4000 && timeLeftMs(session, 'x') <= 5000);
+  session.poweredOnAt = Date.now() - 10_001;
+  assert.throws(() => timeLeftMs(session, 'building'), (e: unknown) => e instanceof TimeoutError && /^building: not done within 10 s/.test(e.message) && /--timeout 20/.test(e.hint ?? ''));
 });
 
 test('source disk is large enough for the tree plus ext4 overhead, in whole MiB', () => {
@@ -47,7 +54,7 @@ test('the builder is the spec five stages in order, every VM-owning step has a c
   const steps = buildSteps({});
   assert.deepEqual(
     steps.map((s) => s.name),
-    ['environment', 'cloud-init', 'base-image', 'source-share', 'boot', 'wait-ready', 'build-in-vm', 'variant', 'golden-cleanup', 'shutdown', 'finalise'],
+    ['environment', 'base-image', 'overlay', 'access-seed', 'source-share', 'boot', 'wait-ssh', 'wait-cloud-init', 'build-in-vm', 'variant', 'golden-cleanup', 'power-off', 'finalise'],
   );
   for (const name of ['environment', 'boot', 'finalise']) assert.ok(steps.find((s) => s.name === name)!.cleanup, `${name} has no cleanup`);
 });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { AbortedError, GuestError, UsageError } from '../../../src/errors.js';
 import { runInstance, type RunInstanceOptions } from '../../../src/run/instance.js';
+import { profileFor } from '../../../src/vm/profile.js';
 import type { InstanceState } from '../../../src/run/state.js';
 import { liveChildren, run } from '../../../src/tools/exec.js';
 import { fakeBin, tempDir } from '../../helpers/fs.js';
@@ -42,9 +43,7 @@ function options(img: string, cacheDir: string, over: Partial<RunInstanceOptions
     image: img,
     name: 'dev',
     user: 'vexfs',
-    accel: 'tcg',
-    memoryMb: 256,
-    cpus: 1,
+    profile: profileFor('tcg', 256, 1),
     bootTimeoutS: 20,
     sshTimeoutS: 10,
     shutdownTimeoutS: 5,
@@ -81,7 +80,7 @@ describe('runInstance with a fake QEMU', { timeout: 60_000 }, () => {
     await assert.rejects(runInstance(o), AbortedError);
     assert.ok(seen, 'onReady was called');
     const dir = join(cache, 'instances', 'dev');
-    assert.deepEqual(seen.files, ['id_ed25519', 'id_ed25519.pub', 'known_hosts', 'overlay.qcow2', 'qemu.log', 'qmp.sock', 'seed', 'seed.log', 'serial.log', 'state.json']);
+    assert.deepEqual(seen.files, ['id_ed25519', 'id_ed25519.pub', 'known_hosts', 'meta-data', 'overlay.qcow2', 'qemu.log', 'qmp.sock', 'seed.iso', 'serial.log', 'state.json', 'steps', 'user-data']);
     assert.equal(seen.keyMode, 0o600);
     assert.equal(seen.state.status, 'ready');
     assert.deepEqual(seen.onDisk, seen.state);
@@ -101,7 +100,7 @@ describe('runInstance with a fake QEMU', { timeout: 60_000 }, () => {
     const r = await runInstance(options(await image(), cache, { onReady: () => (qmpSocket = readFileSync(join(cache, 'instances', 'dev', 'qemu.log'), 'utf8')) }));
     assert.equal(r.poweredOff, true);
     const sock = /-qmp unix:(\S+?),/.exec(qmpSocket)?.[1] ?? '';
-    assert.ok(sock.length < 108 && sock.startsWith(join(tmpdir(), 'vxr-')), sock);
+    assert.ok(sock.length < 108 && sock.startsWith(join(tmpdir(), 'vxs-')), sock);
     assert.equal(existsSync(dirname(sock)), false, 'the socket directory is removed');
     assert.equal(existsSync(join(cache, 'instances', 'dev')), false);
     assert.equal(liveChildren(), 0);

@@ -1,12 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { detectBootFailure, qemuArgs, TCG_CPU, type VmSpec } from '../../../src/tools/qemu.js';
+import { profileFor } from '../../../src/vm/profile.js';
 
 const base: VmSpec = {
   name: 'vexfs-build',
-  accel: 'tcg',
-  memoryMb: 2048,
-  cpus: 2,
+  profile: profileFor('tcg', 2048, 2, {}),
   drives: [{ file: '/b/overlay.qcow2', format: 'qcow2' }],
   serialLog: '/b/serial.log',
   qmpSocket: '/b/qmp.sock',
@@ -32,7 +31,7 @@ describe('qemuArgs', () => {
   });
 
   test('kvm: accel=kvm and cpu host', () => {
-    const a = qemuArgs({ ...base, accel: 'kvm' });
+    const a = qemuArgs({ ...base, profile: profileFor('kvm', 2048, 2) });
     assert.deepEqual(valuesOf(a, '-machine'), ['q35,sata=off,smbus=off,vmport=off,accel=kvm']);
     assert.deepEqual(valuesOf(a, '-cpu'), ['host']);
     assert.deepEqual(valuesOf(a, '-accel'), []);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Vm, VmExitedError, type VmSpec } from '../../../src/tools/qemu.js';
 import { liveChildren } from '../../../src/tools/exec.js';
 import { isAlive, tempDir } from '../../helpers/fs.js';
+import { profileFor } from '../../../src/vm/profile.js';
 import { writeFakeQemu, type FakeQemuMode } from '../../helpers/fake-qemu.js';
 
 /** A fake qemu-system-x86_64 in dir (see test/helpers/fake-qemu.ts); its pid goes to dir/pid. */
@@ -15,7 +16,7 @@ function fakeQemu(dir: string, mode: FakeQemuMode): string {
 }
 
 function spec(dir: string): VmSpec {
-  return { name: 't', accel: 'tcg', memoryMb: 256, cpus: 1, drives: [], serialLog: join(dir, 'serial.log'), qmpSocket: join(dir, 'qmp.sock') };
+  return { name: 't', profile: profileFor('tcg', 256, 1), drives: [], serialLog: join(dir, 'serial.log'), qmpSocket: join(dir, 'qmp.sock') };
 }
 
 const qmpLog = (dir: string): string[] => {

@@ -4,7 +4,7 @@ import { tempDir } from '../../helpers/fs.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { identifyImage, identityFromName, resolveImagePaths } from '../../../src/validate/discover.js';
-import { parseCloudInitResult } from '../../../src/validate/image.js';
+import { parseCloudInitResult } from '../../../src/tools/seed.js';
 import { validationSeed, VALIDATION_USER } from '../../../src/validate/seed.js';
 
 

@@ -5,7 +5,8 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fakeBin, tempDir } from '../../helpers/fs.js';
 import { liveChildren, run, type SpawnedProcess } from '../../../src/tools/exec.js';
-import { ansiCQuote, batchCommand, batchScript, controlPath, masterAttempt, newNonce, parseBatchOutput } from '../../../src/validate/guest-exec.js';
+import { ansiCQuote, batchCommand, batchScript, newNonce, parseBatchOutput } from '../../../src/validate/guest-exec.js';
+import { controlPath, masterAttempt } from '../../../src/tools/ssh-master.js';
 import type { BatchItem } from '../../../src/validate/engine.js';
 
 async function runBatch(items: BatchItem[]) {

@@ -1,0 +1,49 @@
+// What one `vexfs-image run` shares between its steps.
+import type { VmProfile } from '../tools/qemu.js';
+import type { HasSession } from '../vm/session.js';
+import type { InstanceState } from './state.js';
+
+export const RUN_DEFAULTS = Object.freeze({
+  memoryMb: 2048,
+  cpus: 2,
+  bootTimeoutS: 300,
+  sshTimeoutS: 60,
+  /** How long the guest gets to power off after ACPI powerdown before QEMU is killed. */
+  shutdownTimeoutS: 30,
+});
+
+export interface RunInstanceOptions {
+  /** Absolute path of the image (never written). */
+  image: string;
+  name: string;
+  user: string;
+  profile: VmProfile;
+  bootTimeoutS: number;
+  sshTimeoutS: number;
+  shutdownTimeoutS?: number;
+  /** Parent of the instances directory (defaultCacheDir()). */
+  cacheDir: string;
+  /** Keep the instance directory (overlay, logs, key) after exit. */
+  noCleanup: boolean;
+  signal: AbortSignal;
+  onInfo?(message: string): void;
+  onWarn?(message: string): void;
+  /** SSH works: the caller prints how to connect. */
+  onReady(state: InstanceState, dir: string): void;
+}
+
+export interface RunOutcome {
+  state: InstanceState;
+  /** The guest powered itself off (QEMU exited 0). */
+  poweredOff: true;
+  sshReadyMs: number;
+}
+
+export interface RunContext extends HasSession {
+  readonly o: RunInstanceOptions;
+  /** The instance directory (claimed before the steps run). */
+  readonly dir: string;
+  readonly state: InstanceState;
+  ready: boolean;
+  outcome?: RunOutcome;
+}

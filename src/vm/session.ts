@@ -1,0 +1,102 @@
+// One VM session: the state shared by the VM lifecycle steps (src/vm/steps/) that build,
+// validate and run all use — overlay, access seed and ephemeral key, boot, wait for SSH, wait for
+// cloud-init, power off. A caller's context carries a `session` field; the steps read its options
+// and write its typed fields. Every QEMU the tool starts is started by the boot step.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TimeoutError } from '../errors.js';
+import type { SpawnedProcess } from '../tools/exec.js';
+import type { DriveSpec, VirtfsShare, Vm, VmProfile } from '../tools/qemu.js';
+import type { SeedInput } from '../tools/seed.js';
+import type { SshTarget } from '../tools/ssh.js';
+
+/** cloud-init's outcome on this boot (its result.json), or why there is none. */
+export interface CloudInitOutcome {
+  status: 'done' | 'degraded' | 'error' | 'absent' | 'timeout' | 'unknown';
+  detail?: string;
+}
+
+export interface VmSessionOptions {
+  /** QEMU's -name, and the prefix of log lines. */
+  name: string;
+  profile: VmProfile;
+  /** The session's own directory (0700): overlay, key, seed, serial and QEMU logs. */
+  dir: string;
+  /** Login user the seed creates (or the image already has). */
+  user: string;
+  /** The seed for this boot, given the ephemeral public key. Its instance-id is waited for. */
+  seed(publicKey: string): SeedInput | Promise<SeedInput>;
+  /** Overlay: grow to this size (build); discard passes trims through so the file shrinks. */
+  diskSizeBytes?: number;
+  discard?: boolean;
+  /** From power-on to SSH (and, at least cloudInitMinMs, to cloud-init done). */
+  bootTimeoutMs: number;
+  cloudInitMinMs?: number;
+  /** What to tell the user when the time is up, e.g. "pass a larger --timeout". */
+  timeoutHint: string;
+  /** Keep one SSH ControlMaster and send every later command through it. */
+  master?: boolean;
+  /** cloud-init failing on this boot: the build fails; validate records it; run warns. */
+  cloudInitErrors: 'fail' | 'record';
+  /** How the power-off step stops the guest: ACPI (with a deadline, then kill) or kill. */
+  powerOff: { acpiTimeoutMs: number } | 'kill';
+  /** QEMU gets the run's abort signal (SIGTERM on Ctrl-C); run powers off over ACPI instead. */
+  killOnAbort: boolean;
+  /** QEMU log file (default dir/qemu.log). */
+  qemuLog?: string;
+}
+
+export interface VmSession {
+  readonly opts: VmSessionOptions;
+  /** Short directory for unix sockets (QMP, SSH control): sun_path is 108 bytes. */
+  sockDir?: string;
+  /** The image the overlay is backed by (never written): set before the overlay step. */
+  backing?: { path: string; format: string };
+  overlay?: string;
+  /** More drives after the overlay (the build's read-only source disk). */
+  extraDrives: DriveSpec[];
+  virtfs: VirtfsShare[];
+  instanceId?: string;
+  seedIso?: string;
+  ssh?: SshTarget;
+  vm?: Vm;
+  master?: SpawnedProcess;
+  poweredOnAt?: number;
+  sshReadyMs?: number;
+  cloudInitDoneMs?: number;
+  cloudInit?: CloudInitOutcome;
+  /** /proc/sys/kernel/tainted once cloud-init was done (read in the same round trip). */
+  taintAtReady?: string;
+  /** The guest powered off on ACPI request within its deadline. */
+  cleanShutdown?: boolean;
+}
+
+export interface HasSession {
+  session: VmSession;
+}
+
+export function newSession(opts: VmSessionOptions): VmSession {
+  return { opts, extraDrives: [], virtfs: [] };
+}
+
+export const serialLogOf = (s: VmSession): string => join(s.opts.dir, 'serial.log');
+export const qemuLogOf = (s: VmSession): string => s.opts.qemuLog ?? join(s.opts.dir, 'qemu.log');
+
+/** The session directory itself when socket paths fit in it, else a fresh one under $TMPDIR. */
+export async function socketDir(s: VmSession): Promise<string> {
+  s.sockDir ??= join(s.opts.dir, 'ssh-control').length < 100 ? s.opts.dir : await mkdtemp(join(tmpdir(), 'vxs-'));
+  return s.sockDir;
+}
+
+/** Time left of the boot deadline (power-on + bootTimeoutMs); throws once it has passed. */
+export function timeLeftMs(s: VmSession, what: string): number {
+  const left = (s.poweredOnAt ?? Date.now()) + s.opts.bootTimeoutMs - Date.now();
+  if (left <= 0) throw new TimeoutError(`${what}: not done within ${Math.round(s.opts.bootTimeoutMs / 1000)} s of power-on`, { hint: s.opts.timeoutHint });
+  return left;
+}
+
+/** Throws VmExitedError (with its kind and the serial tail) when the guest died or will not boot. */
+export async function assertAlive(s: VmSession): Promise<void> {
+  await s.vm?.assertHealthy();
+}

@@ -1,0 +1,22 @@
+// Session step: an ephemeral ed25519 key (0600, never reused) and the cloud-init NoCloud seed
+// that lets it in (the caller's seed: build user-data, or a throw-away access user), with a new
+// instance-id so cloud-init runs its per-instance modules on this boot.
+import { makeSeedIso } from '../../tools/seed.js';
+import { generateKey } from '../../tools/ssh.js';
+import type { Step } from '../../pipeline/step.js';
+import type { HasSession } from '../session.js';
+
+export const LOOPBACK = '127.0.0.1';
+
+export const accessSeedStep: Step<HasSession> = {
+  name: 'access-seed',
+  title: 'cloud-init seed and ephemeral key',
+  async run({ session: s }, rt) {
+    const key = await generateKey(s.opts.dir, { signal: rt.signal });
+    const seed = await s.opts.seed(key.publicKey);
+    s.instanceId = seed.metaData['instance-id'];
+    s.seedIso = await makeSeedIso(s.opts.dir, seed, { signal: rt.signal, logFile: rt.logFile });
+    // The port is known once QEMU is about to start (boot step).
+    s.ssh = { host: LOOPBACK, port: 0, user: s.opts.user, key };
+  },
+};

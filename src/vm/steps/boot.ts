@@ -1,0 +1,41 @@
+// Session step: start QEMU (the only place the tool does): the session's profile, the overlay
+// plus any extra drives, the seed, SSH forwarded from 127.0.0.1 only on a port the OS picks, QMP
+// for ACPI power-off, the serial console to a file. QEMU dies with the tool (pdeathsig).
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { freePort } from '../../tools/ports.js';
+import { Vm } from '../../tools/qemu.js';
+import type { Step } from '../../pipeline/step.js';
+import { describeProfile } from '../profile.js';
+import { serialLogOf, socketDir, type HasSession } from '../session.js';
+
+export const bootStep: Step<HasSession> = {
+  name: 'boot',
+  title: 'Boot',
+  async run({ session: s }, rt) {
+    if (!s.overlay || !s.ssh) throw new Error('boot: the overlay and seed steps did not run');
+    const port = await freePort();
+    const sockDir = await socketDir(s);
+    s.poweredOnAt = Date.now();
+    s.vm = await Vm.start(
+      {
+        name: s.opts.name,
+        profile: s.opts.profile,
+        drives: [{ file: s.overlay, format: 'qcow2', ...(s.opts.discard ? { discard: true } : {}) }, ...s.extraDrives],
+        ...(s.seedIso ? { seedIso: s.seedIso } : {}),
+        sshPort: port,
+        serialLog: serialLogOf(s),
+        qmpSocket: join(sockDir, 'qmp.sock'),
+        ...(s.virtfs.length ? { virtfs: s.virtfs } : {}),
+      },
+      // Without the signal an interrupt does not SIGTERM QEMU: the caller powers it off (run).
+      { ...(s.opts.killOnAbort ? { signal: rt.signal } : {}), logFile: s.opts.qemuLog ?? rt.logFile },
+    );
+    s.ssh = { ...s.ssh, port };
+    rt.info(`QEMU pid ${s.vm.proc.pid} (${describeProfile(s.opts.profile)}), SSH forwarded from 127.0.0.1:${port}, serial ${serialLogOf(s)}`);
+  },
+  async cleanup({ session: s }) {
+    await s.vm?.kill();
+    if (s.sockDir && s.sockDir !== s.opts.dir) await rm(s.sockDir, { recursive: true, force: true });
+  },
+};
