@@ -11,6 +11,7 @@ import { UsageError } from '../errors.js';
 import { defaultCacheDir, EXAMPLE_SOURCE, PACKAGE_VERSION } from '../paths.js';
 import type { EventSink } from '../pipeline/events.js';
 import type { Accel } from '../tools/qemu.js';
+import { chosenAccel } from '../vm/profile.js';
 import { buildReport, stripControl, type ImageResult, type ValidationReport } from '../report/model.js';
 import { assertVmBuildTarget } from '../builder/prepare.js';
 import { plainLine } from '../ui/renderers.js';
@@ -152,7 +153,7 @@ export async function runCi(opts: CiOptions, deps: CiDeps): Promise<CiResult> {
     const cacheDir = cacheDirHint ? resolve(opts.cwd, cacheDirHint) : defaultCacheDir(opts.env);
     const report = await deps.doctor({ cacheDir, signal: opts.signal });
     assertReady(report, CI_TOOLS);
-    accel = report.accelerator?.chosen ?? null;
+    accel = chosenAccel(report) ?? null;
     return `host tools present; accelerator ${accel ?? 'unknown'}${report.accelerator?.kvm.usable === false ? ' (KVM unusable)' : ''}`;
   });
 

@@ -115,7 +115,7 @@ test('ci over minimal and production: artifacts, checksums, JUnit and notificati
     assert.equal(imageManifest.files.image.sha256, qcow2.sha256);
     assert.equal(img.validation.status, 'passed');
     assert.ok(img.validation.summary.total >= 5 && img.validation.summary.failed === 0, JSON.stringify(img.validation.summary));
-    for (const s of ['environment', 'boot', 'wait-ready', 'build-in-vm', 'finalise']) assert.equal(typeof img.stage_durations_ms.build[s], 'number', `${v}: no build time for ${s}`);
+    for (const s of ['environment', 'boot', 'wait-ssh', 'wait-cloud-init', 'build-in-vm', 'finalise']) assert.equal(typeof img.stage_durations_ms.build[s], 'number', `${v}: no build time for ${s}`);
     for (const s of ['boot', 'wait-ssh', 'checks']) assert.equal(typeof img.stage_durations_ms.validate[s], 'number', `${v}: no validate time for ${s}`);
     assert.ok(img.build.duration_ms > 0 && img.validation.duration_ms > 0);
     assert.ok(existsSync(join(artifacts, img.logs, 'build')), `${v}: build logs not collected`);
