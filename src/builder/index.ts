@@ -51,6 +51,8 @@ export function newBuildContext(plan: Readonly<BuildPlan>, profile: VmProfile, n
     seed: buildSeed(plan, now),
     diskSizeBytes: plan.diskSizeBytes,
     discard: true,
+    // apt in the VM (bases from elsewhere get the toolchain from cloud-init's packages:).
+    network: 'full',
     // --timeout covers everything in the VM, counted from power-on.
     bootTimeoutMs: plan.timeoutS * 1000,
     timeoutHint: `pass a larger --timeout, e.g. --timeout ${plan.timeoutS * 2}`,

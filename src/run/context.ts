@@ -18,6 +18,8 @@ export interface RunInstanceOptions {
   name: string;
   user: string;
   profile: VmProfile;
+  /** Give the guest the host's network (default: none beyond the SSH forward). */
+  network?: boolean;
   bootTimeoutS: number;
   sshTimeoutS: number;
   shutdownTimeoutS?: number;

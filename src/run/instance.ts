@@ -77,6 +77,7 @@ export async function runInstance(o: RunInstanceOptions): Promise<RunOutcome> {
     bootTimeoutMs: o.bootTimeoutS * 1000,
     cloudInitMinMs: o.sshTimeoutS * 1000,
     timeoutHint: 'pass --boot-timeout to wait longer',
+    network: o.network ? 'full' : 'isolated',
     cloudInitErrors: 'record',
     powerOff: 'kill',
     // An interrupt powers the guest off (foreground step), it does not SIGTERM QEMU.

@@ -43,6 +43,11 @@ export interface VmSpec {
   /** cloud-init NoCloud seed ISO, attached read-only. */
   seedIso?: string;
   sshPort?: number;
+  /**
+   * slirp's restrict=on: the guest reaches neither the host nor anything beyond it (DHCP still
+   * answers); the SSH forward still works. For guests that only need to be logged into.
+   */
+  isolated?: boolean;
   serialLog: string;
   qmpSocket: string;
   pidFile?: string;
@@ -90,9 +95,9 @@ export function qemuArgs(spec: VmSpec): string[] {
   });
   if (spec.sshPort !== undefined) {
     // hostfwd binds 127.0.0.1 explicitly: never expose the guest's sshd beyond loopback.
-    a.push('-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`, '-device', 'virtio-net-pci,netdev=net0');
+    a.push('-netdev', `user,id=net0${spec.isolated ? ',restrict=on' : ''},hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`, '-device', 'virtio-net-pci,netdev=net0');
   } else {
-    a.push('-netdev', 'user,id=net0', '-device', 'virtio-net-pci,netdev=net0');
+    a.push('-netdev', `user,id=net0${spec.isolated ? ',restrict=on' : ''}`, '-device', 'virtio-net-pci,netdev=net0');
   }
   for (const share of spec.virtfs ?? []) {
     const ro = share.readOnly ? ',readonly=on' : '';

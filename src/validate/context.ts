@@ -14,6 +14,8 @@ export interface ValidateImageOptions {
   bootTimeoutS: number;
   sshTimeoutS: number;
   profile: VmProfile;
+  /** Give the guest the host's network (default: none beyond the SSH forward). */
+  network?: boolean;
   /** Parent of the per-image work directories (default: a fresh directory under $TMPDIR). */
   workDir?: string;
   noCleanup: boolean;

@@ -57,6 +57,7 @@ function newValidateContext(target: ImageTarget, opts: ValidateImageOptions, dir
     bootTimeoutMs: opts.bootTimeoutS * 1000,
     cloudInitMinMs: opts.sshTimeoutS * 1000,
     timeoutHint: 'pass --boot-timeout to wait longer',
+    network: opts.network ? 'full' : 'isolated',
     master: true,
     cloudInitErrors: 'record',
     powerOff: opts.cleanShutdown ? { acpiTimeoutMs: 60_000 } : 'kill',

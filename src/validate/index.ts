@@ -49,6 +49,8 @@ export interface ValidateOptions {
   /** Hash each image before and after; fail it if it changed or differs from its manifest. */
   checksum?: boolean;
   cleanShutdown?: boolean;
+  /** Give the guests the host's network (default: none beyond the SSH forward). */
+  network?: boolean;
   workDir?: string;
   cacheDir?: string;
   cwd?: string;
@@ -129,6 +131,7 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
       noCleanup: opts.noCleanup ?? false,
       checksum: opts.checksum ?? false,
       cleanShutdown: opts.cleanShutdown,
+      network: opts.network,
       logsOutDir: reportDir ? join(reportDir, 'logs', target.name) : undefined,
       signal,
       emit,

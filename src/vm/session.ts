@@ -35,6 +35,8 @@ export interface VmSessionOptions {
   cloudInitMinMs?: number;
   /** What to tell the user when the time is up, e.g. "pass a larger --timeout". */
   timeoutHint: string;
+  /** isolated: no network for the guest beyond the SSH forward (validate, run); full: slirp NAT (build: apt). */
+  network: 'isolated' | 'full';
   /** Keep one SSH ControlMaster and send every later command through it. */
   master?: boolean;
   /** cloud-init failing on this boot: the build fails; validate records it; run warns. */

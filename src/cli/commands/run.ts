@@ -23,6 +23,7 @@ export interface RunCliOptions {
   shutdownTimeout: number;
   user: string;
   cleanup: boolean;
+  network?: boolean;
 }
 
 export interface ResolvedRun {
@@ -54,6 +55,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--shutdown-timeout <seconds>', 'time the guest gets to power off after Ctrl-C before QEMU is killed', intOption('--shutdown-timeout'), RUN_DEFAULTS.shutdownTimeoutS)
     .option('--user <user>', 'login user created in the guest (passwordless sudo, key login only); not an account the image already has', DEFAULT_RUN_USER)
     .option('--no-cleanup', 'keep the instance directory (overlay, serial and QEMU logs, key) after exit')
+    .option('--network', 'give the guest the host\'s network (default: none beyond the SSH forward)')
     .addHelpText(
       'after',
       `
@@ -104,6 +106,7 @@ already running, 130 interrupted (the guest is powered off first).`,
           sshTimeoutS: o.sshTimeout,
           shutdownTimeoutS: o.shutdownTimeout,
           noCleanup: !o.cleanup,
+          network: o.network === true,
           signal: local.signal,
           onInfo: say,
           onWarn: (m) => ctx.stderr.write(`warning: ${m}\n`),

@@ -32,6 +32,7 @@ export interface ValidateCliOptions {
   version?: string;
   checksum?: boolean;
   cleanShutdown?: boolean;
+  network?: boolean;
   workDir?: string;
   listChecks?: boolean;
 }
@@ -85,6 +86,7 @@ export function toValidateOptions(images: string[], o: ValidateCliOptions, ctx: 
     version: o.version,
     checksum: o.checksum,
     cleanShutdown: o.cleanShutdown,
+    network: o.network,
     workDir: o.workDir,
     cwd,
     githubStepSummary: ctx.env.GITHUB_STEP_SUMMARY || undefined,
@@ -143,6 +145,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--version <version>', 'version of images whose manifest and file name do not say')
     .option('--checksum', 'hash each image before and after, and against its manifest')
     .option('--clean-shutdown', 'power the guest off with ACPI at the end instead of stopping QEMU')
+    .option('--network', 'give the guest the host\'s network (default: none beyond the SSH forward)')
     .option('--work-dir <dir>', 'parent of the per-image work directories (default: $TMPDIR)')
     .option('--list-checks', 'print the checks that would run (for --variant, default every variant) and exit')
     .addHelpText(

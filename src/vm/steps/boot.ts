@@ -24,6 +24,7 @@ export const bootStep: Step<HasSession> = {
         drives: [{ file: s.overlay, format: 'qcow2', ...(s.opts.discard ? { discard: true } : {}) }, ...s.extraDrives],
         ...(s.seedIso ? { seedIso: s.seedIso } : {}),
         sshPort: port,
+        isolated: s.opts.network === 'isolated',
         serialLog: serialLogOf(s),
         qmpSocket: join(sockDir, 'qmp.sock'),
         ...(s.virtfs.length ? { virtfs: s.virtfs } : {}),

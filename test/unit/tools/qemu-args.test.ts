@@ -52,6 +52,11 @@ describe('qemuArgs', () => {
     assert.ok(valuesOf(a, '-device').includes('virtio-net-pci,netdev=net0'));
   });
 
+  test('isolated: slirp restrict=on, the SSH forward kept', () => {
+    assert.deepEqual(valuesOf(qemuArgs({ ...base, sshPort: 40022, isolated: true }), '-netdev'), ['user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:40022-:22']);
+    assert.deepEqual(valuesOf(qemuArgs({ ...base, isolated: true }), '-netdev'), ['user,id=net0,restrict=on']);
+  });
+
   test('without sshPort: user networking, no forwards', () => {
     const a = qemuArgs(base);
     assert.deepEqual(valuesOf(a, '-netdev'), ['user,id=net0']);
