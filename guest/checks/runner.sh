@@ -1,9 +1,11 @@
 #!/bin/bash
 # Runs a batch of validation checks in the guest (vexfs-image validate, src/validate/guest-exec.ts).
-# The host sends `vx_nonce=RANDOM`, this file, then one line per check on bash's stdin, run by
+# The host sends `vx_nonce=RANDOM`, `vx_checks=$'...'` (the check functions: every other
+# guest/checks/*.sh, in name order), this file, then one line per check on bash's stdin, run by
 # `sudo -n bash -s` (or plain `bash -s` when no check of the batch needs root):
 #   vx_run INDEX TIMEOUT_S AS_ROOT(0|1) PASS_EXIT NEEDS SCRIPT
-# SCRIPT is one $'...' word (bash decodes it: no base64 process). PASS_EXIT is the exit code with
+# SCRIPT is one $'...' word (bash decodes it: no base64 process); for every type but `command`
+# it is one call of a check function (`check_file /etc/vexfs/vexfs.conf`). PASS_EXIT is the exit code with
 # which the check passes ("-": its verdict needs the host) and NEEDS the comma-separated indices
 # of earlier checks of this batch it needs ("-": none); the host only sends a check with NEEDS
 # when each needed check's verdict is its exit code alone, so the guest's "skip" is the host's.
@@ -23,8 +25,11 @@
 # the invoking user (SUDO_UID) through setpriv + bash (two execs: only four built-in checks).
 set -u
 set -m
-# Set by the host's first line of the batch.
+# Set by the host's first lines of the batch.
 : "${vx_nonce:?the host sets vx_nonce before this file}"
+: "${vx_checks?the host sets vx_checks before this file}"
+# The check functions, defined once per batch: each check's subshell inherits them.
+eval "$vx_checks"
 vx_passed=()
 vx_tmp=$(mktemp -d /tmp/vexfs-checks.XXXXXX)
 trap 'rm -rf "$vx_tmp"' EXIT
@@ -40,12 +45,17 @@ if [ "$EUID" = 0 ] && [ -n "${SUDO_UID:-}" ]; then
 fi
 
 # The check itself, in a subshell of the wrapper. The runner keeps its state in vx_* globals (no
-# locals: a local would survive the unset below): the check sees none of them, not the nonce.
+# locals: a local would survive the unset below): the check sees none of them, not the nonce,
+# but does see the check functions (check_*).
 vx_check() {
   exec {vx_done}>&- </dev/null 2>"$vx_tmp/err"
   if [ "$vx_as_root" = 0 ] && [ -n "$vx_user_home" ]; then
+    # A new bash as the user: the check functions' text, then the script run as in the subshell
+    # below (`eval "shift; $1"`: no variable of ours, no arguments left). sudo sets SUDO_GID
+    # with SUDO_UID.
+    # shellcheck disable=SC2016,SC2153
     HOME="$vx_user_home" USER="${SUDO_USER:-}" LOGNAME="${SUDO_USER:-}" \
-      exec setpriv --reuid="$SUDO_UID" --regid="$SUDO_GID" --init-groups -- bash -c "$vx_script"
+      exec setpriv --reuid="$SUDO_UID" --regid="$SUDO_GID" --init-groups -- bash -c "$vx_checks"$'\n''eval "shift; $1"' bash "$vx_script"
   fi
   set -- "$vx_script"
   unset -v "${!vx_@}"
@@ -88,7 +98,7 @@ vx_run() {
   fi
   wait "$vx_pid" 2>/dev/null
   vx_ms=$(( (10#${EPOCHREALTIME/[.,]/} - 10#$vx_start) / 1000 ))
-  if [ "$vx_timed_out" = 0 ] && [ "$vx_rc" = "$vx_pass_exit" ]; then vx_passed[$vx_idx]=1; fi
+  if [ "$vx_timed_out" = 0 ] && [ "$vx_rc" = "$vx_pass_exit" ]; then vx_passed[vx_idx]=1; fi
   printf '\n'
   # Most checks print nothing on stderr: no process for an empty file.
   if [ -s "$vx_tmp/err" ]; then

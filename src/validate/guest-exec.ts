@@ -2,9 +2,10 @@
 // ControlMaster started once per image: each batch costs one channel, not a key exchange under
 // TCG), with one sudo per batch. guest/checks/runner.sh runs the scripts and frames each check's
 // output and result with marker lines that carry a per-batch nonce; a check without its result
-// line never finished (the transport broke).
+// line never finished (the transport broke). The check functions (the other guest/checks/*.sh)
+// go with every batch, once: a compiled check is one call of them (compile.ts).
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AbortedError, TimeoutError } from '../errors.js';
 import { GUEST_DIR } from '../paths.js';
@@ -13,12 +14,30 @@ import { sshArgs, type SshTarget } from '../tools/ssh.js';
 import { controlPath } from '../tools/ssh-master.js';
 import { GuestTransportError, type BatchExecutor, type BatchItem, type BatchOutput, type BatchResult, type ItemOutput } from './engine.js';
 
-export const RUNNER_FILE = join(GUEST_DIR, 'checks', 'runner.sh');
+export const CHECKS_DIR = join(GUEST_DIR, 'checks');
+export const RUNNER_FILE = join(CHECKS_DIR, 'runner.sh');
 let runnerText: string | undefined;
+let libraryText: string | undefined;
 
 function runner(): string {
   runnerText ??= readFileSync(RUNNER_FILE, 'utf8');
   return runnerText;
+}
+
+/** The files that define the check functions: every guest/checks/*.sh but the runner, by name. */
+export function checkLibraryFiles(dir = CHECKS_DIR): string[] {
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.sh') && join(dir, n) !== RUNNER_FILE)
+    .sort()
+    .map((n) => join(dir, n));
+}
+
+/** The check functions' source, as one bash text (the files in name order). */
+export function checkLibrary(): string {
+  libraryText ??= checkLibraryFiles()
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('\n');
+  return libraryText;
 }
 
 /** A bash $'...' word for any text: bytes outside printable ASCII, quotes and backslashes as \\xHH. */
@@ -35,14 +54,18 @@ export function newNonce(): string {
   return randomBytes(12).toString('hex');
 }
 
-/** The whole batch as one bash program: the nonce, the runner, then one vx_run line per item. */
-export function batchScript(items: readonly BatchItem[], nonce: string, runnerSource = runner()): string {
+/**
+ * The whole batch as one bash program: the nonce, the check functions as one $'...' word (the
+ * runner defines them, and hands their text to a check that runs as the login user), the runner,
+ * then one vx_run line per item.
+ */
+export function batchScript(items: readonly BatchItem[], nonce: string, runnerSource = runner(), library = checkLibrary()): string {
   const lines = items.map((it, i) => {
     const limit = Math.max(1, Math.ceil(it.timeoutMs / 1000));
     const needs = it.needs?.length ? it.needs.join(',') : '-';
     return `vx_run ${i} ${limit} ${it.sudo ? 1 : 0} ${it.passExit ?? '-'} ${needs} ${ansiCQuote(it.script)}`;
   });
-  return `vx_nonce=${nonce}\n${runnerSource}\n${lines.join('\n')}\n`;
+  return `vx_nonce=${nonce}\nvx_checks=${ansiCQuote(library)}\n${runnerSource}\n${lines.join('\n')}\n`;
 }
 
 /** The remote command: root only when some item needs it. */

@@ -5,7 +5,8 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../../src/tools/exec.js';
 import { parseChecks } from '../../../src/validate/checks.js';
-import { compileCheck, escapeRegExp, judgeScript, substitute, taintLetters, taintMask, type CheckVars } from '../../../src/validate/compile.js';
+import { compileCheck, escapeRegExp, judgeScript, substitute, TAINT_LETTERS, taintMask, type CheckVars } from '../../../src/validate/compile.js';
+import { checkLibrary } from '../../../src/validate/guest-exec.js';
 
 
 const vars: CheckVars = { version: '1.0.0+git', variant: 'minimal', name: 'vexfs-minimal-1.0.0+git' };
@@ -15,10 +16,20 @@ function one(yaml: string) {
   return compileCheck(c!, vars);
 }
 
+/** The program the guest runs for a compiled script, minus the runner: the check functions, then the script. */
+function withLibrary(script: string): string {
+  return `${checkLibrary()}\n${script}`;
+}
+
 /** Runs a compiled script locally with bash (non-command types only use standard tools). */
-async function runLocally(script: string) {
-  const r = await run('bash', ['-c', script], { allowFailure: true, timeoutMs: 20_000 });
+async function runLocally(script: string, env?: Record<string, string | undefined>) {
+  const r = await run('bash', ['-c', withLibrary(script)], { allowFailure: true, timeoutMs: 20_000, ...(env ? { env } : {}) });
   return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The names of the taint flags in value, as the guest's kernel-log check writes them. */
+async function taintNames(value: number): Promise<string> {
+  return (await run('bash', ['-c', withLibrary(`_check_taint_names out ${value}; printf '%s' "$out"`)])).stdout;
 }
 
 test('substitute: variables, regex escaping, unknown variables rejected', () => {
@@ -27,11 +38,38 @@ test('substitute: variables, regex escaping, unknown variables rejected', () => 
   assert.throws(() => substitute('{{nope}}', vars), /unknown template variable \{\{nope\}\}/);
 });
 
-test('taint flags: letters <-> bits', () => {
+test('taint flags: letters <-> bits (letters -> mask on the host, bits -> letters in the guest)', async () => {
   assert.equal(taintMask(['O']), 4096);
   assert.equal(taintMask(['O', 'E']), 4096 + 8192);
-  assert.equal(taintLetters(4096 + 8192 + 1), 'POE');
+  assert.equal(await taintNames(4096 + 8192 + 1), 'POE');
+  assert.equal(await taintNames(0), 'none');
   assert.throws(() => taintMask(['Z']), /unknown taint flag/);
+});
+
+test('the guest names every taint bit with the host\'s letter for it', async () => {
+  for (const [bit, letter] of [...TAINT_LETTERS].entries()) assert.equal(await taintNames(2 ** bit), letter, `bit ${bit}`);
+  assert.equal(await taintNames(2 ** TAINT_LETTERS.length - 1), TAINT_LETTERS);
+});
+
+test('each type compiles to one quoted call of its guest function', () => {
+  const calls = {
+    file: one(`- { id: a, type: file, path: "/etc/it's {{variant}}", expect: { executable: false, contains: 'v = {{version}}' } }`).script,
+    absent: one(`- { id: a, type: file, path: /etc/x, expect: { exists: false } }`).script,
+    service: one(`- { id: s, type: service, unit: vexfs.service, expect: { enabled: true, active: false } }`).script,
+    module: one(`- { id: m, type: kernel-module, module: vexfs }`).script,
+    mount: one(`- { id: m, type: mount, fstype: tmpfs, target: /mnt/a b, options: 'size=1m,mode=0755' }`).script,
+    sysctl: one(`- { id: s, type: sysctl, values: { kernel.ostype: Linux, net.ipv4.ip_local_port_range: "32768   60999 " } }`).script,
+    log: one(`- { id: k, type: kernel-log }`).script,
+  };
+  assert.deepEqual(calls, {
+    file: `check_file '/etc/it'\\''s minimal' --not-executable --contains 'v = 1.0.0+git'`,
+    absent: 'check_file /etc/x --absent',
+    service: 'check_service vexfs.service --enabled --inactive',
+    module: 'check_kernel_module vexfs --available',
+    mount: `check_mount tmpfs none --target '/mnt/a b' --options 'size=1m,mode=0755'`,
+    sysctl: `check_sysctl kernel.ostype Linux net.ipv4.ip_local_port_range '32768 60999'`,
+    log: 'check_kernel_log --allow-mask 4096 -- Oops BUG: WARNING:',
+  });
 });
 
 test('command: exit code, stdout_matches with the escaped version, messages', () => {
@@ -101,15 +139,37 @@ test('sysctl checks run for real and name every mismatch', async () => {
   assert.match(v.message, /kernel\.nonexistent_key/);
 });
 
-test('kernel-module: actions and expectations compile to modprobe / rmmod / lsmod', () => {
-  const load = one(`- { id: l, type: kernel-module, module: vexfs, action: load }`).script;
-  assert.match(load, /modprobe "\$m"/);
-  assert.match(load, /is not listed by lsmod/);
-  const unload = one(`- { id: u, type: kernel-module, module: vexfs, action: unload }`).script;
-  assert.match(unload, /rmmod "\$m"/);
-  assert.match(unload, /is still listed by lsmod/);
-  const info = one(`- { id: i, type: kernel-module, module: vexfs }`).script;
-  assert.match(info, /info=\$\(modinfo "\$m" 2>&1\)/);
+test('kernel-module: actions and expectations run modprobe / rmmod / modinfo and read /proc/modules (fake tools)', async () => {
+  const dir = await tempDir('vx-modtools-');
+  const calls = join(dir, 'calls');
+  for (const tool of ['modprobe', 'rmmod', 'modinfo']) {
+    await writeFile(join(dir, tool), `#!/bin/sh\necho "${tool} $*" >> ${calls}\n${tool === 'modinfo' ? 'echo "filename:       (builtin)"\n' : ''}`);
+    await chmod(join(dir, tool), 0o755);
+  }
+  const env = { PATH: `${dir}:${process.env.PATH}` };
+  const ran = async () => (await readFile(calls, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
+  // load: modprobe, then expected in /proc/modules (a fake modprobe loads nothing).
+  const load = one(`- { id: l, type: kernel-module, module: vexfs_fake_xyz, action: load }`);
+  assert.equal(load.script, 'check_kernel_module vexfs_fake_xyz --load --loaded');
+  assert.deepEqual(judgeScript(await runLocally(load.script, env)), { ok: false, message: 'vexfs_fake_xyz is not listed by lsmod' });
+  assert.deepEqual(await ran(), ['modprobe vexfs_fake_xyz']);
+  // unload of a module that is not loaded: no rmmod, and it is not listed.
+  await writeFile(calls, '');
+  const unload = one(`- { id: u, type: kernel-module, module: vexfs_fake_xyz, action: unload }`);
+  assert.equal(unload.script, 'check_kernel_module vexfs_fake_xyz --unload --not-loaded');
+  assert.deepEqual(judgeScript(await runLocally(unload.script, env)), { ok: true, message: 'vexfs_fake_xyz unloaded with rmmod, not loaded' });
+  assert.deepEqual(await ran(), []);
+  // unload of a loaded module (the first in /proc/modules, if any): rmmod; a fake one leaves it listed.
+  const first = (await readFile('/proc/modules', 'utf8').catch(() => '')).split('\n')[0]?.split(' ')[0];
+  if (first) {
+    const v = judgeScript(await runLocally(one(`- { id: u, type: kernel-module, module: ${first}, action: unload }`).script, env));
+    assert.deepEqual(v, { ok: false, message: `${first} is still listed by lsmod` });
+    assert.deepEqual(await ran(), [`rmmod ${first}`]);
+  }
+  await writeFile(calls, '');
+  const info = one(`- { id: i, type: kernel-module, module: vexfs }`);
+  assert.deepEqual(judgeScript(await runLocally(info.script, env)), { ok: true, message: 'vexfs (builtin)' });
+  assert.deepEqual(await ran(), ['modinfo vexfs']);
 });
 
 test('kernel-module: a module the index names but whose file is gone is not available (fake modinfo)', async () => {
@@ -118,10 +178,10 @@ test('kernel-module: a module the index names but whose file is gone is not avai
   await writeFile(join(dir, 'modinfo'), '#!/bin/sh\necho "filename:       /lib/modules/x/gone/loop.ko.xz"\necho "license:        GPL"\n');
   await chmod(join(dir, 'modinfo'), 0o755);
   const info = one(`- { id: i, type: kernel-module, module: loop }`);
-  const r = await run('bash', ['-c', info.script], { allowFailure: true, env: { PATH: `${dir}:${process.env.PATH}` } });
+  const r = await run('bash', ['-c', withLibrary(info.script)], { allowFailure: true, env: { PATH: `${dir}:${process.env.PATH}` } });
   assert.deepEqual(judgeScript({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr }), { ok: false, message: 'modinfo loop: module file /lib/modules/x/gone/loop.ko.xz does not exist' });
   await writeFile(join(dir, 'modinfo'), '#!/bin/sh\necho "filename:       (builtin)"\n');
-  const b = await run('bash', ['-c', info.script], { allowFailure: true, env: { PATH: `${dir}:${process.env.PATH}` } });
+  const b = await run('bash', ['-c', withLibrary(info.script)], { allowFailure: true, env: { PATH: `${dir}:${process.env.PATH}` } });
   assert.equal(judgeScript({ exitCode: b.exitCode, stdout: b.stdout, stderr: b.stderr }).ok, true);
 });
 
@@ -132,11 +192,15 @@ test('kernel-module script judges a missing module (run locally)', async () => {
   assert.match(v.message, /modinfo vexfs_not_here_xyz/);
 });
 
-/** A fake systemctl answering is-enabled and show for one unit from files in dir (any other unit: not found). */
+/**
+ * A fake systemctl answering is-enabled and show for one unit from files in dir (any other unit:
+ * not found); each call is appended to dir/calls.
+ */
 async function fakeSystemctl(dir: string, unit: string, state: { enabled: string; enabledRc: number; active: string }) {
   await writeFile(
     join(dir, 'systemctl'),
     `#!/bin/bash
+echo "$1" >> ${join(dir, 'calls')}
 case "$1" in
   is-enabled) if [ "$2" = ${unit} ]; then echo ${state.enabled}; exit ${state.enabledRc}; fi; echo not-found; exit 4 ;;
   show) u=\${@: -1}; if [ "$u" = ${unit} ]; then echo LoadState=loaded; echo ActiveState=${state.active}; else echo LoadState=not-found; echo ActiveState=inactive; fi ;;
@@ -151,16 +215,20 @@ esac
 
 test('service checks run (fake systemctl): enabled, active, missing unit, one systemctl per expectation', async () => {
   const dir = await tempDir('vx-svc-');
-  const runWith = async (script: string) => {
-    const r = await run('bash', ['-c', script], { allowFailure: true, env: { PATH: `${dir}:${process.env.PATH}` } });
-    return judgeScript({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr });
-  };
+  const runWith = async (script: string) => judgeScript(await runLocally(script, { PATH: `${dir}:${process.env.PATH}` }));
   const enabled = one(`- { id: e, type: service, unit: vexfs.service, expect: { enabled: true } }`).script;
   const active = one(`- { id: a, type: service, unit: vexfs.service, expect: { active: true } }`).script;
   const both = one(`- { id: b, type: service, unit: vexfs.service, expect: { enabled: false, active: false } }`).script;
-  assert.equal(enabled.match(/systemctl /g)?.length, 1);
-  assert.equal(active.match(/systemctl /g)?.length, 1);
   await fakeSystemctl(dir, 'vexfs.service', { enabled: 'enabled', enabledRc: 0, active: 'active' });
+  // One systemctl per expectation.
+  const calls = async (script: string) => {
+    await writeFile(join(dir, 'calls'), '');
+    await runWith(script);
+    return (await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n');
+  };
+  assert.deepEqual(await calls(enabled), ['is-enabled']);
+  assert.deepEqual(await calls(active), ['show']);
+  assert.deepEqual(await calls(both), ['is-enabled', 'show']);
   assert.deepEqual(await runWith(enabled), { ok: true, message: 'vexfs.service: enabled' });
   assert.deepEqual(await runWith(active), { ok: true, message: 'vexfs.service: active' });
   assert.deepEqual(await runWith(both), { ok: false, message: 'vexfs.service is enabled (expected disabled); vexfs.service is active (expected inactive)' });
@@ -216,20 +284,43 @@ test('service and mount scripts are valid bash', async () => {
     `- { id: m2, type: mount, fstype: tmpfs, target: /mnt/x, options: 'size=1m' }`,
     `- { id: k, type: kernel-log }`,
   ]) {
-    const r = await run('bash', ['-n', '-c', one(y).script], { allowFailure: true });
+    const r = await run('bash', ['-n', '-c', withLibrary(one(y).script)], { allowFailure: true });
     assert.equal(r.exitCode, 0, `${y}: ${r.stderr}`);
   }
 });
 
 test('kernel-log: baseline from the engine, allowed flags masked', async () => {
   const withBase = compileCheck(parseChecks(`- { id: k, type: kernel-log, allow_taint: [O, E] }`, 't')[0]!, { ...vars, taint_baseline: '4096' }).script;
-  assert.match(withBase, /^base=4096$/m);
-  assert.match(withBase, /bad=\$\(\( gained & ~12288 \)\)/);
+  assert.equal(withBase, 'check_kernel_log --allow-mask 12288 --baseline 4096 -- Oops BUG: WARNING:');
   const noBase = one(`- { id: k, type: kernel-log }`).script;
-  assert.match(noBase, /^base=\$now$/m);
+  assert.equal(noBase, 'check_kernel_log --allow-mask 4096 -- Oops BUG: WARNING:');
+  const junk = compileCheck(parseChecks(`- { id: k, type: kernel-log }`, 't')[0]!, { ...vars, taint_baseline: '12; reboot' }).script;
+  assert.equal(junk, noBase, 'a baseline that is not a number is no baseline');
   // Runs here too (dmesg may be restricted: then only the taint part is judged).
   const v = judgeScript(await runLocally(noBase));
   assert.equal(typeof v.ok, 'boolean');
+});
+
+test('kernel-log runs for real: taint against the baseline, forbidden patterns in dmesg', async () => {
+  const now = Number((await readFile('/proc/sys/kernel/tainted', 'utf8')).trim());
+  const names = await taintNames(now);
+  // Nothing gained since now; the pattern matches no line.
+  const same = judgeScript(await runLocally(`check_kernel_log --allow-mask 0 --baseline ${now} -- 'vexfs-no-such-line-xyz'`));
+  assert.deepEqual(same, { ok: true, message: `no vexfs-no-such-line-xyz in the kernel log; taint ${names} (gained: none)` });
+  const noBase = judgeScript(await runLocally(`check_kernel_log --allow-mask 0 -- 'vexfs-no-such-line-xyz' 'or-this'`));
+  assert.deepEqual(noBase, { ok: true, message: `no vexfs-no-such-line-xyz, or-this in the kernel log; taint ${names} (no baseline)` });
+  // From a clean baseline every flag set now is gained; allowed only when masked.
+  const fromZero = judgeScript(await runLocally(`check_kernel_log --allow-mask 0 --baseline 0 -- 'vexfs-no-such-line-xyz'`));
+  assert.deepEqual(fromZero, now === 0 ? same : { ok: false, message: `kernel taint gained ${names} while the checks ran (before: none, now: ${names})` });
+  const masked = judgeScript(await runLocally(`check_kernel_log --allow-mask ${now} --baseline 0 -- 'vexfs-no-such-line-xyz'`));
+  assert.deepEqual(masked, { ok: true, message: `no vexfs-no-such-line-xyz in the kernel log; taint ${names} (gained: ${names})` });
+  // A pattern that matches the kernel's first line, when dmesg is readable here.
+  const first = (await run('dmesg', [], { allowFailure: true })).stdout.split('\n')[0] ?? '';
+  if (/Linux version/.test(first)) {
+    const hit = judgeScript(await runLocally(`check_kernel_log --allow-mask ${now} -- 'vexfs-no-such-line-xyz' 'Linux version'`));
+    assert.equal(hit.ok, false);
+    assert.match(hit.message, /^kernel log: .*Linux version/);
+  }
 });
 
 test('bad regular expressions are usage errors naming the check', () => {

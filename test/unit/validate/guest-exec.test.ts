@@ -2,10 +2,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 import { fakeBin, tempDir } from '../../helpers/fs.js';
 import { liveChildren, run, type SpawnedProcess } from '../../../src/tools/exec.js';
-import { ansiCQuote, batchCommand, batchScript, newNonce, parseBatchOutput } from '../../../src/validate/guest-exec.js';
+import { ansiCQuote, batchCommand, batchScript, checkLibrary, checkLibraryFiles, newNonce, parseBatchOutput, RUNNER_FILE } from '../../../src/validate/guest-exec.js';
 import { controlPath, masterAttempt } from '../../../src/tools/ssh-master.js';
 import type { BatchItem } from '../../../src/validate/engine.js';
 
@@ -75,12 +75,35 @@ test('runner: scripts arrive byte for byte, and see none of the runner (variable
     { script: 'echo "vars:$(compgen -v | grep -c "^vx_") funcs:$(compgen -A function | grep -c "^vx_") undefined:[$undefined_var] args:$#"', sudo: false, timeoutMs: 10_000 },
     { script: 'trap "echo own-trap" EXIT; exit 7', sudo: false, timeoutMs: 10_000 },
     { script: 'echo still-here', sudo: false, timeoutMs: 10_000 },
+    { script: 'type -t check_file check_kernel_module check_service check_mount check_sysctl check_kernel_log | sort -u', sudo: false, timeoutMs: 10_000 },
   ]);
   assert.equal(outputs[0]!.stdout, "it's|back\\slash 42|é ✓\n");
   assert.equal(outputs[1]!.stdout, 'vars:0 funcs:0 undefined:[] args:0\n');
   assert.equal(outputs[2]!.exitCode, 7);
   assert.equal(outputs[2]!.stdout, 'own-trap\n');
   assert.equal(outputs[3]!.stdout, 'still-here\n');
+  // ... but do see the check functions, which the compiled checks call.
+  assert.equal(outputs[4]!.stdout, 'function\n');
+});
+
+test('the check functions: every guest/checks/*.sh but the runner, sent once per batch', () => {
+  assert.deepEqual(checkLibraryFiles().map((f) => basename(f)), ['file.sh', 'kernel-log.sh', 'kernel-module.sh', 'mount.sh', 'service.sh', 'sysctl.sh']);
+  assert.ok(!checkLibraryFiles().includes(RUNNER_FILE));
+  const items: BatchItem[] = [1, 2, 3].map(() => ({ script: 'check_file /etc/passwd', sudo: false, timeoutMs: 1000 }));
+  const script = batchScript(items, 'n0nce');
+  assert.equal(script.split(ansiCQuote(checkLibrary())).length, 2, 'the library once');
+  assert.ok(script.startsWith(`vx_nonce=n0nce\nvx_checks=$'`));
+});
+
+test('runner: a compiled check runs its function and is judged by its exit code', async () => {
+  const { parsed } = await runBatch([
+    { script: 'check_file /nonexistent/vexfs-x', sudo: false, timeoutMs: 10_000, passExit: 0 },
+    { script: 'echo ran', sudo: false, timeoutMs: 10_000, needs: [0] },
+    { script: 'check_sysctl kernel.ostype Linux', sudo: false, timeoutMs: 10_000, passExit: 0 },
+  ]);
+  assert.deepEqual({ ...parsed[0], durationMs: 0 }, { exitCode: 1, stdout: 'FAIL: /nonexistent/vexfs-x does not exist\n', stderr: '', durationMs: 0, timedOut: false });
+  assert.deepEqual(parsed[1], { skippedFor: 0 });
+  assert.equal((parsed[2] as { stdout: string }).stdout, 'OK: 1 value(s) as expected\n');
 });
 
 test('runner: a timed-out check is killed with the processes it started', async () => {
@@ -138,6 +161,8 @@ test('runner under sudo: checks without sudo run as the invoking user, with thei
   const items: BatchItem[] = [
     { script: 'echo "$(id -u) $HOME $USER $PWD"', sudo: false, timeoutMs: 10_000 },
     { script: 'echo "$(id -u) $PWD"', sudo: true, timeoutMs: 10_000 },
+    // As the user too: the check functions are there, the runner's variables and arguments are not.
+    { script: 'check_sysctl kernel.ostype Linux && echo "vars:$(compgen -v | grep -c "^vx_") args:$# $0"', sudo: false, timeoutMs: 10_000 },
   ];
   const r = await run('bash', ['-s'], {
     input: batchScript(items, 'n0nce'),
@@ -145,10 +170,11 @@ test('runner under sudo: checks without sudo run as the invoking user, with thei
     cwd: '/tmp',
     env: { SUDO_UID: '65534', SUDO_GID: '65534', SUDO_USER: 'nobody' },
   });
-  const out = parseBatchOutput(r.stdout, 2, 'n0nce') as Array<{ stdout: string }>;
+  const out = parseBatchOutput(r.stdout, 3, 'n0nce') as Array<{ stdout: string }>;
   const home = (await run('getent', ['passwd', '65534'])).stdout.split(':')[5];
   assert.equal(out[0]!.stdout, `65534 ${home} nobody /\n`);
   assert.equal(out[1]!.stdout, '0 /\n');
+  assert.equal(out[2]!.stdout, 'OK: 1 value(s) as expected\nvars:0 args:0 bash\n');
 });
 
 test('sudo only when an item needs root', () => {
