@@ -4,11 +4,10 @@
 import { join } from 'node:path';
 import { doctor } from '../doctor.js';
 import { buildImage } from '../builder/index.js';
-import type { Accel } from '../tools/qemu.js';
 import { identifyImage } from '../validate/discover.js';
 import { validateImage } from '../validate/image.js';
 import { resolveCheckList, VALIDATE_DEFAULTS } from '../validate/index.js';
-import type { CiDeps, ValidateSetup } from './orchestrator.js';
+import type { CiDeps, ValidateSetup } from './context.js';
 import type { ValidateFn } from './variant-run.js';
 
 export interface ValidateTuning {
@@ -33,7 +32,7 @@ export function makeValidate(setup: ValidateSetup, tuning: ValidateTuning = CI_V
       checks,
       bootTimeoutS: tuning.bootTimeoutS,
       sshTimeoutS: tuning.sshTimeoutS,
-      accel: setup.accel as Accel,
+      accel: setup.accel,
       memoryMb: tuning.memoryMb,
       cpus: setup.cpus ?? tuning.cpus,
       workDir: join(setup.buildDir, 'validate'),

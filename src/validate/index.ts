@@ -2,10 +2,11 @@
 // image (up to `jobs` at a time), build the report and write it in the requested formats.
 import { join, resolve } from 'node:path';
 import type { CheckDef } from '../config/schema.js';
-import { assertReady, doctor } from '../doctor.js';
 import { AbortedError } from '../errors.js';
+import { resolveAccelerator } from '../host-accelerator.js';
 import { defaultCacheDir, PACKAGE_VERSION } from '../paths.js';
 import type { EventSink } from '../pipeline/events.js';
+import { runPool } from '../pipeline/pool.js';
 import { buildReport, type CheckResult, type ImageResult, type ValidationReport } from '../report/model.js';
 import { REPORT_FORMATS, writeReports, type ReportFormat } from '../report/write.js';
 import type { Accel } from '../tools/qemu.js';
@@ -65,26 +66,13 @@ export interface ValidateOutcome {
   report: ValidationReport;
   /** format -> path of each report written. */
   files: Record<string, string>;
-  /** 0 when every image passed, 1 otherwise. */
-  exitCode: 0 | 1;
+  /** Every image passed (the same as report.ok). */
+  ok: boolean;
 }
 
 /** The check list for a run: built-in (or a replacement) merged with the user's. */
 export function resolveCheckList(opts: Pick<ValidateOptions, 'checks' | 'userChecks'>): CheckDef[] {
   return mergeChecks(opts.checks ?? loadBuiltinChecks(), opts.userChecks ?? []);
-}
-
-async function pool<T, R>(items: readonly T[], jobs: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
-  return results;
 }
 
 export async function validateImages(opts: ValidateOptions = {}): Promise<ValidateOutcome> {
@@ -102,23 +90,17 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
   const targets = paths.map((p) => identifyImage(p, { variant: opts.variant, version: opts.version }));
   const checks = resolveCheckList(opts);
 
-  let accel = opts.accel;
-  if (!accel) {
-    const report = await doctor({ cacheDir: opts.cacheDir ?? defaultCacheDir(), signal });
-    assertReady(report, VALIDATE_HOST_TOOLS);
-    accel = report.accelerator!.chosen!;
-  }
+  const accel = opts.accel ?? (await resolveAccelerator({ cacheDir: opts.cacheDir ?? defaultCacheDir(), tools: VALIDATE_HOST_TOOLS, signal })).accel;
 
   const reportDir = opts.reportDir !== undefined ? resolve(cwd, opts.reportDir) : undefined;
   emit({ type: 'run-start', title: `Validating ${targets.length} image(s) with ${accel.toUpperCase()}`, logDir: reportDir ?? '(no reports)' });
-  const results = await pool(targets, jobs, async (target) => {
-    if (signal.aborted) throw new AbortedError();
+  const started = await runPool(targets, jobs, async (target) => {
     opts.onImageStart?.(target);
     const r = await validateImage(target, {
       checks,
       bootTimeoutS,
       sshTimeoutS,
-      accel: accel!,
+      accel,
       memoryMb: opts.memoryMb ?? VALIDATE_DEFAULTS.memoryMb,
       cpus: opts.cpus ?? VALIDATE_DEFAULTS.cpus,
       workDir: opts.workDir,
@@ -132,7 +114,10 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
     });
     opts.onImageEnd?.(r);
     return r;
-  });
+  }, signal);
+  // The pool stops taking images once aborted: an image never started means no report.
+  const results = started.filter((r) => r !== undefined);
+  if (results.length < targets.length) throw new AbortedError();
 
   const report = buildReport(results, {
     startedAt,
@@ -146,7 +131,7 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
       ? await writeReports(report, { dir: reportDir ?? cwd, formats, githubStepSummary: opts.githubStepSummary })
       : {};
   emit({ type: 'run-end', ok: report.ok, ms: report.durationMs });
-  return { report, files, exitCode: report.ok ? 0 : 1 };
+  return { report, files, ok: report.ok };
 }
 
 export type { ImageTarget } from './discover.js';

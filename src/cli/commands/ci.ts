@@ -88,7 +88,7 @@ Examples:
         );
         renderer.done();
         ctx.stdout.write(o.json ? `${JSON.stringify(r.manifest, null, 2)}\n` : summaryText(r.manifest, r.artifactsDir));
-        ctx.setExitCode(r.exitCode);
+        ctx.setOutcome(r.status);
       } finally {
         renderer.done();
       }
@@ -129,7 +129,7 @@ Examples:
         });
         renderer.done();
         ctx.stdout.write(o.json ? `${JSON.stringify(r.manifest, null, 2)}\n` : summaryText(r.manifest, resolve(o.artifactsDir)));
-        ctx.setExitCode(r.exitCode);
+        ctx.setOutcome(r.manifest.ok ? 'ok' : 'failed');
       } finally {
         renderer.done();
       }

@@ -4,7 +4,6 @@ import pc from 'picocolors';
 import { doctor, installPackages, type DoctorReport } from '../../doctor.js';
 import { defaultCacheDir } from '../../paths.js';
 import type { CliContext } from '../context.js';
-import { EXIT } from '../exit-codes.js';
 
 export function renderDoctor(r: DoctorReport): string {
   const lines: string[] = ['Host tools:'];
@@ -57,6 +56,6 @@ Examples:
         }
       }
       ctx.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderDoctor(report)}\n`);
-      if (!report.ok) ctx.setExitCode(EXIT.FAILED);
+      ctx.setOutcome(report.ok ? 'ok' : 'failed');
     });
 }

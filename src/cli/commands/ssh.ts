@@ -9,7 +9,6 @@ import { checkInstanceName } from '../../run/names.js';
 import { instancesRoot, listInstances, type InstanceEntry } from '../../run/state.js';
 import { runAttached } from '../../tools/exec.js';
 import type { CliContext } from '../context.js';
-import { childExitCode } from '../exit-codes.js';
 
 interface SshCliOptions {
   list?: boolean;
@@ -110,6 +109,6 @@ running and no NAME, or the instance is still starting.`,
     if (name !== undefined) checkInstanceName(name, 'NAME');
     const entry = selectInstance(name, await listInstances(root));
     const r = await runAttached('ssh', instanceSshArgs(entry.state, command, { tty: o.tty }), { signal: ctx.signal });
-    ctx.setExitCode(childExitCode(r.exitCode, r.signal));
+    ctx.setOutcome(r);
   });
 }

@@ -14,7 +14,6 @@ import { formatDuration } from '../../ui/format.js';
 import { checksForVariant, parseChecks } from '../../validate/checks.js';
 import { resolveCheckList, VALIDATE_DEFAULTS, validateImages, type ValidateOptions } from '../../validate/index.js';
 import type { CliContext } from '../context.js';
-import { EXIT } from '../exit-codes.js';
 
 export interface ValidateCliOptions {
   imagesDir: string;
@@ -188,6 +187,6 @@ validated (boot failure, SSH timeout), 2 bad usage, 130 interrupted.`,
         renderer.done();
       }
       ctx.stdout.write(`${renderSummary(outcome.report, outcome.files)}\n`);
-      if (outcome.exitCode !== 0) ctx.setExitCode(EXIT.FAILED);
+      ctx.setOutcome(outcome.ok ? 'ok' : 'failed');
     });
 }
