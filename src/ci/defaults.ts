@@ -10,6 +10,9 @@ import { resolveCheckList, VALIDATE_DEFAULTS } from '../validate/index.js';
 import type { CiDeps, ValidateSetup } from './context.js';
 import type { ValidateFn } from './variant-run.js';
 
+/** ci --jobs. Measured on the 2-core TCG reference machine (docs/ci.md): two VMs at once were not faster. */
+export const DEFAULT_JOBS = 1;
+
 export interface ValidateTuning {
   bootTimeoutS: number;
   sshTimeoutS: number;
@@ -17,15 +20,7 @@ export interface ValidateTuning {
   cpus: number;
 }
 
-/** The same defaults as `vexfs-image validate`. */
-export const CI_VALIDATE_DEFAULTS: Readonly<ValidateTuning> = Object.freeze({
-  bootTimeoutS: VALIDATE_DEFAULTS.bootTimeoutS,
-  sshTimeoutS: VALIDATE_DEFAULTS.sshTimeoutS,
-  memoryMb: VALIDATE_DEFAULTS.memoryMb,
-  cpus: VALIDATE_DEFAULTS.cpus,
-});
-
-export function makeValidate(setup: ValidateSetup, tuning: ValidateTuning = CI_VALIDATE_DEFAULTS): ValidateFn {
+export function makeValidate(setup: ValidateSetup, tuning: ValidateTuning = VALIDATE_DEFAULTS): ValidateFn {
   const checks = resolveCheckList({ userChecks: setup.config.checks });
   return (image, o) =>
     validateImage(identifyImage(image.path, { variant: image.variant, version: image.version }), {
@@ -46,7 +41,7 @@ export function makeValidate(setup: ValidateSetup, tuning: ValidateTuning = CI_V
     });
 }
 
-export function realDeps(tuning: ValidateTuning = CI_VALIDATE_DEFAULTS): CiDeps {
+export function realDeps(tuning: ValidateTuning = VALIDATE_DEFAULTS): CiDeps {
   return {
     doctor: (o) => doctor(o),
     build: buildImage,

@@ -2,14 +2,11 @@
 // the foreground until Ctrl-C or the guest powers off. The "ready:" lines go to stdout,
 // progress to stderr.
 import type { Command } from 'commander';
-import { assertReady, doctor } from '../../doctor.js';
-import { defaultCacheDir } from '../../paths.js';
+import { run } from '../../api.js';
 import { readyLines } from '../../run/connect.js';
-import { RUN_DEFAULTS, runInstance } from '../../run/instance.js';
-import { checkInstanceName, checkUserName, DEFAULT_RUN_USER, instanceNameFor } from '../../run/names.js';
-import { assertNameFree, instancesRoot } from '../../run/state.js';
-import { resolveImagePaths } from '../../validate/discover.js';
-import { VALIDATE_DEFAULTS, VALIDATE_HOST_TOOLS } from '../../validate/index.js';
+import { RUN_DEFAULTS } from '../../run/instance.js';
+import { DEFAULT_RUN_USER } from '../../run/names.js';
+import { VALIDATE_DEFAULTS } from '../../validate/index.js';
 import type { CliContext } from '../context.js';
 import { intOption } from '../options.js';
 
@@ -23,21 +20,6 @@ export interface RunCliOptions {
   shutdownTimeout: number;
   user: string;
   cleanup: boolean;
-}
-
-export interface ResolvedRun {
-  image: string;
-  name: string;
-  user: string;
-  cacheDir: string;
-}
-
-/** The image path, instance name and user, checked before anything starts (exported for unit tests). */
-export function resolveRun(image: string, o: Pick<RunCliOptions, 'name' | 'imagesDir' | 'user'>, env: NodeJS.ProcessEnv, cwd = process.cwd()): ResolvedRun {
-  const name = o.name !== undefined ? checkInstanceName(o.name) : undefined;
-  const user = checkUserName(o.user);
-  const [path] = resolveImagePaths([image], o.imagesDir, cwd);
-  return { image: path!, name: name ?? instanceNameFor(path!), user, cacheDir: defaultCacheDir(env) };
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -84,11 +66,6 @@ already running, 130 interrupted (the guest is powered off first).`,
     )
     .action(async (image: string, o: RunCliOptions, cmd: Command) => {
       const quiet = Boolean(cmd.optsWithGlobals<{ quiet?: boolean }>().quiet);
-      const r = resolveRun(image, o, ctx.env);
-      await assertNameFree(instancesRoot(r.cacheDir), r.name);
-      const report = await doctor({ cacheDir: r.cacheDir, signal: ctx.signal });
-      assertReady(report, VALIDATE_HOST_TOOLS);
-      const accel = report.accelerator!.chosen!;
       const say = (m: string): void => {
         if (!quiet) ctx.stderr.write(`${m}\n`);
       };
@@ -99,9 +76,12 @@ already running, 130 interrupted (the guest is powered off first).`,
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       process.once('SIGHUP', onHup);
       try {
-        await runInstance({
-          ...r,
-          accel,
+        await run({
+          image,
+          name: o.name,
+          imagesDir: o.imagesDir,
+          user: o.user,
+          env: ctx.env,
           memoryMb: o.memory,
           cpus: o.cpus,
           bootTimeoutS: o.bootTimeout,

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { buildProgram } from '../../../src/cli/program.js';
 import type { CliContext } from '../../../src/cli/context.js';
 import { childExitCode, describeError, exitCodeFor, exitCodeForOutcome } from '../../../src/cli/exit-codes.js';
-import { resolveRun } from '../../../src/cli/commands/run.js';
+import { resolveRun } from '../../../src/api.js';
 import { formatUptime, listJson, listText } from '../../../src/cli/commands/ssh.js';
 import { instancesRoot, processStartTime, writeState, type InstanceState } from '../../../src/run/state.js';
 import { fakeBin, tempDir } from '../../helpers/fs.js';
