@@ -16,8 +16,7 @@ import { LAYOUT, prepareArtifactsDir } from './artifacts.js';
 import { finishManifest, type CiContext, type CiDeps, type CiOptions } from './context.js';
 import { resolveCiInputs } from './inputs.js';
 import { CI_MANIFEST_SCHEMA, writeManifest, type CiManifest, type ImageRecord } from './manifest.js';
-import type { ReportFiles } from './reports.js';
-import { writeReports } from './reports.js';
+import { writeReports, type ReportFiles } from './reports.js';
 import { StageRecorder } from './stages.js';
 import { artifactsStep } from './steps/artifacts.js';
 import { buildStep } from './steps/build.js';
@@ -28,7 +27,6 @@ import { reportStep, validationReport } from './steps/report.js';
 import { newImageRecord } from './variant-run.js';
 
 export type { CiDeps, CiOptions, ValidateSetup } from './context.js';
-export { CI_TOOLS } from './steps/environment.js';
 
 export const CI_STEPS: ReadonlyArray<Step<CiContext>> = [environmentStep, preBuildStep, buildStep, artifactsStep, reportStep, notifyStep];
 
