@@ -46,15 +46,24 @@ export async function writeChecksums(dir: string, entries: readonly ChecksumEntr
   return file;
 }
 
-/** Files whose digest does not match (or that are missing), as `path: why`. */
-export async function verifyChecksums(dir: string, entries: readonly ChecksumEntry[]): Promise<string[]> {
-  const bad: string[] = [];
+export interface ChecksumProblem {
+  path: string;
+  /** The file is not there (a metadata-only shard), rather than different. */
+  missing: boolean;
+  /** `path: sha256 <got>, expected <want>` or `path: missing`. */
+  message: string;
+}
+
+/** The entries whose file is missing or whose digest does not match. */
+export async function verifyChecksums(dir: string, entries: readonly ChecksumEntry[]): Promise<ChecksumProblem[]> {
+  const bad: ChecksumProblem[] = [];
   for (const e of entries) {
     try {
       const got = await sha256File(join(dir, e.path));
-      if (got !== e.sha256) bad.push(`${e.path}: sha256 ${got}, expected ${e.sha256}`);
+      if (got !== e.sha256) bad.push({ path: e.path, missing: false, message: `${e.path}: sha256 ${got}, expected ${e.sha256}` });
     } catch (err) {
-      bad.push(`${e.path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : String(err)}`);
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      bad.push({ path: e.path, missing, message: `${e.path}: ${missing ? 'missing' : String(err)}` });
     }
   }
   return bad;

@@ -8,8 +8,11 @@ import { profileFor } from '../vm/profile.js';
 import { identifyImage } from '../validate/discover.js';
 import { validateImage } from '../validate/image.js';
 import { resolveCheckList, VALIDATE_DEFAULTS } from '../validate/index.js';
-import type { CiDeps, ValidateSetup } from './orchestrator.js';
+import type { CiDeps, ValidateSetup } from './context.js';
 import type { ValidateFn } from './variant-run.js';
+
+/** ci --jobs. Measured on the 2-core TCG reference machine (docs/ci.md): two VMs at once were not faster. */
+export const DEFAULT_JOBS = 1;
 
 export interface ValidateTuning {
   bootTimeoutS: number;
@@ -18,15 +21,7 @@ export interface ValidateTuning {
   cpus: number;
 }
 
-/** The same defaults as `vexfs-image validate`. */
-export const CI_VALIDATE_DEFAULTS: Readonly<ValidateTuning> = Object.freeze({
-  bootTimeoutS: VALIDATE_DEFAULTS.bootTimeoutS,
-  sshTimeoutS: VALIDATE_DEFAULTS.sshTimeoutS,
-  memoryMb: VALIDATE_DEFAULTS.memoryMb,
-  cpus: VALIDATE_DEFAULTS.cpus,
-});
-
-export function makeValidate(setup: ValidateSetup, tuning: ValidateTuning = CI_VALIDATE_DEFAULTS): ValidateFn {
+export function makeValidate(setup: ValidateSetup, tuning: ValidateTuning = VALIDATE_DEFAULTS): ValidateFn {
   const checks = resolveCheckList({ userChecks: setup.config.checks });
   return (image, o) =>
     validateImage(identifyImage(image.path, { variant: image.variant, version: image.version }), {
@@ -45,7 +40,7 @@ export function makeValidate(setup: ValidateSetup, tuning: ValidateTuning = CI_V
     });
 }
 
-export function realDeps(tuning: ValidateTuning = CI_VALIDATE_DEFAULTS): CiDeps {
+export function realDeps(tuning: ValidateTuning = VALIDATE_DEFAULTS): CiDeps {
   return {
     doctor: (o) => doctor(o),
     build: buildImage,

@@ -116,7 +116,3 @@ export async function readManifest(dir: string): Promise<CiManifest> {
   if (!Array.isArray(o.images) || !Array.isArray(o.variants) || !Array.isArray(o.stages)) throw new Error(`${file}: images, variants or stages missing`);
   return o as CiManifest;
 }
-
-export function variantOk(i: ImageRecord): boolean {
-  return i.status === 'passed';
-}

@@ -10,10 +10,9 @@ import { UsageError } from '../errors.js';
 import { PACKAGE_VERSION } from '../paths.js';
 import type { EventSink } from '../pipeline/events.js';
 import { buildReport, type ImageResult, type ValidationReport } from '../report/model.js';
-import { sha256File } from '../tools/hash.js';
 import { formatDuration } from '../ui/format.js';
 import { collectLogs, LAYOUT, prepareArtifactsDir } from './artifacts.js';
-import { readChecksums, writeChecksums, type ChecksumEntry } from './checksums.js';
+import { readChecksums, verifyChecksums, writeChecksums, type ChecksumEntry } from './checksums.js';
 import { CI_MANIFEST_SCHEMA, readManifest, writeManifest, type CiManifest, type ImageRecord, type StageRecord } from './manifest.js';
 import { buildPayload, notify as defaultNotify } from './notify.js';
 import { writeReports, type ReportFiles } from './reports.js';
@@ -37,7 +36,8 @@ export interface MergeResult {
   manifest: CiManifest;
   validation: ValidationReport;
   reports: ReportFiles;
-  exitCode: 0 | 1;
+  /** Every shard passed and every file present verified (the same as manifest.ok). */
+  ok: boolean;
   /** Image files listed in checksums.sha256 but absent from every shard. */
   missingFiles: string[];
 }
@@ -138,27 +138,22 @@ export async function mergeShards(opts: MergeOptions): Promise<MergeResult> {
   const results: ImageResult[] = [];
   for (const [idx, s] of shards.entries()) {
     const shardName = uniqueName(idx);
+    const fresh: ChecksumEntry[] = [];
     for (const e of s.checksums) {
-      const src = join(s.dir, e.path);
-      const dst = join(out, e.path);
       if (entries.some((x) => x.path === e.path)) {
         bad.push(`${e.path} is in more than one shard`);
         continue;
       }
       entries.push(e);
-      if (!existsSync(src)) {
-        missingFiles.push(e.path);
-        continue;
-      }
-      if (opts.verify) {
-        const got = await sha256File(src);
-        if (got !== e.sha256) {
-          bad.push(`${shardName}/${e.path}: sha256 ${got}, its checksums.sha256 says ${e.sha256}`);
-          continue;
-        }
-      }
-      await linkOrCopy(src, dst);
+      fresh.push(e);
     }
+    // Without --verify only presence is checked: a missing file is not an error (metadata-only shard).
+    const problems = opts.verify ? await verifyChecksums(s.dir, fresh) : fresh.filter((e) => !existsSync(join(s.dir, e.path))).map((e) => ({ path: e.path, missing: true, message: '' }));
+    for (const p of problems) {
+      if (p.missing) missingFiles.push(p.path);
+      else bad.push(`${shardName}/${p.message}`);
+    }
+    for (const e of fresh) if (!problems.some((p) => p.path === e.path)) await linkOrCopy(join(s.dir, e.path), join(out, e.path));
     for (const i of s.manifest.images) images.push({ ...i, shard: shardName });
     if (s.report) results.push(...s.report.images);
     if (existsSync(join(s.dir, LAYOUT.logs))) {
@@ -229,5 +224,5 @@ export async function mergeShards(opts: MergeOptions): Promise<MergeResult> {
   if (bad.length) opts.emit({ type: 'step-fail', step: 'merge', ms: now() - t0, error: new Error(bad[0]) });
   else opts.emit({ type: 'step-end', step: 'merge', ms: now() - t0 });
   opts.emit({ type: 'info', message: `merged ${shards.length} shard(s): ${images.filter((i) => i.status === 'passed').length}/${images.length} variants passed, ${formatDuration(manifest.duration_ms)} wall clock` });
-  return { manifest, validation, reports, exitCode: manifest.ok ? 0 : 1, missingFiles };
+  return { manifest, validation, reports, ok: manifest.ok, missingFiles };
 }

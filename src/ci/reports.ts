@@ -8,11 +8,12 @@ import { renderHtml } from '../report/html.js';
 import { renderMarkdown } from '../report/markdown.js';
 import type { ValidationReport } from '../report/model.js';
 import { REPORT_FORMATS, writeReports as writeValidationReports } from '../report/write.js';
+import { escapeMarkup } from '../report/xml.js';
 import { formatDuration } from '../ui/format.js';
 import { LAYOUT } from './artifacts.js';
 import type { CiManifest } from './manifest.js';
 import { headline, summaryMarkdown } from './summary.js';
-import { escapeXml, timelineSvg } from './timeline.js';
+import { timelineSvg } from './timeline.js';
 
 export interface ReportFiles {
   json: string;
@@ -30,7 +31,7 @@ export function timelineRows(m: CiManifest): Array<{ label: string; spans: CiMan
 
 /** The CI section: headline, stage and variant tables, timeline. */
 export function ciHtmlSection(m: CiManifest): string {
-  const e = escapeXml;
+  const e = escapeMarkup;
   const dur = (ms: number | null): string => (ms === null ? '–' : formatDuration(ms));
   const st = (ok: boolean): string => (ok ? 'passed' : 'failed');
   const stageRows = m.stages
@@ -61,7 +62,7 @@ export function ciHtmlSection(m: CiManifest): string {
 
 /** The validation report page with the CI section at the top of its body. */
 export function renderCiHtml(report: ValidationReport, m: CiManifest): string {
-  const page = renderHtml(report).replace(/<title>[^<]*<\/title>/, `<title>VexFS images: CI #${escapeXml(m.build_number)}: ${m.ok ? 'passed' : 'failed'}</title>`);
+  const page = renderHtml(report).replace(/<title>[^<]*<\/title>/, `<title>VexFS images: CI #${escapeMarkup(m.build_number)}: ${m.ok ? 'passed' : 'failed'}</title>`);
   const at = page.indexOf('<body>');
   if (at < 0) return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>VexFS images: CI</title></head><body>\n${ciHtmlSection(m)}\n</body></html>\n`;
   const cut = at + '<body>'.length;

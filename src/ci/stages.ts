@@ -1,6 +1,6 @@
-// The CI's own stages (environment, pre-build, build, validate, artifacts, report, notify):
-// each timed, recorded for the manifest and the summary table, and shown by the renderers.
-import type { EventSink } from '../pipeline/events.js';
+// The CI's own stages (environment, pre-build, build, validate, artifacts, report, notify): the
+// records of the manifest and the summary table, made from the runner's events of the CI steps.
+import type { RunEvent } from '../pipeline/events.js';
 import { errorMessage } from '../ui/format.js';
 import type { StageRecord } from './manifest.js';
 
@@ -15,52 +15,70 @@ export const STAGE_TITLES: Readonly<Record<string, string>> = Object.freeze({
   merge: 'Merge shards',
 });
 
-export class StageLog {
-  readonly records: StageRecord[] = [];
-  private index = 0;
+const ORDER = Object.keys(STAGE_TITLES);
 
-  constructor(
-    private readonly emit: EventSink,
-    private readonly total: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+/** Stages recorded by another stage's step: validation runs in the build step's lanes. */
+const COMPANIONS: Readonly<Record<string, readonly string[]>> = Object.freeze({ build: ['validate'] });
 
-  /** Runs fn as a stage; returns its detail on success, undefined (recorded as failed) on error. */
-  async run(name: string, fn: () => Promise<string>): Promise<{ ok: boolean; error?: unknown }> {
-    const title = STAGE_TITLES[name] ?? name;
-    const t0 = this.now();
-    this.emit({ type: 'step-start', step: name, title, index: this.index++, total: this.total });
-    try {
-      const detail = await fn();
-      const ms = this.now() - t0;
-      this.records.push({ name, title, status: 'ok', started_at: new Date(t0).toISOString(), duration_ms: ms, detail });
-      this.emit({ type: 'step-end', step: name, ms });
-      return { ok: true };
-    } catch (e) {
-      const ms = this.now() - t0;
-      this.records.push({ name, title, status: 'failed', started_at: new Date(t0).toISOString(), duration_ms: ms, detail: errorMessage(e).split('\n')[0]! });
-      this.emit({ type: 'step-fail', step: name, ms, error: e });
-      return { ok: false, error: e };
+type StageFields = Partial<Pick<StageRecord, 'status' | 'started_at' | 'duration_ms' | 'detail'>>;
+
+export class StageRecorder {
+  private readonly list: StageRecord[] = [];
+  private readonly starts = new Map<string, number>();
+  private readonly described = new Map<string, StageFields>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** The runner's events of the CI steps (events of other step names are ignored). */
+  observe(ev: RunEvent): void {
+    if (!('step' in ev) || ev.step === undefined || !(ev.step in STAGE_TITLES)) return;
+    const name = ev.step;
+    switch (ev.type) {
+      case 'step-start':
+        this.starts.set(name, this.now());
+        return;
+      case 'step-end':
+      case 'step-fail': {
+        const t0 = this.starts.get(name) ?? this.now() - ev.ms;
+        const failed = ev.type === 'step-fail';
+        this.add({
+          name,
+          title: STAGE_TITLES[name]!,
+          status: failed ? 'failed' : 'ok',
+          started_at: new Date(t0).toISOString(),
+          duration_ms: ev.ms,
+          detail: failed ? errorMessage(ev.error).split('\n')[0]! : '',
+          ...this.described.get(name),
+        });
+        return;
+      }
+      case 'step-skip':
+        for (const n of [name, ...(COMPANIONS[name] ?? [])]) this.add({ name: n, title: STAGE_TITLES[n]!, status: 'skipped', started_at: null, duration_ms: 0, detail: ev.reason });
+        return;
+      default:
+        return;
     }
   }
 
-  /** Records a stage whose outcome was decided elsewhere (build, validate: spans of parallel work). */
-  record(name: string, status: StageRecord['status'], startedAt: number | null, ms: number, detail: string): void {
-    const title = STAGE_TITLES[name] ?? name;
-    this.records.push({ name, title, status, started_at: startedAt === null ? null : new Date(startedAt).toISOString(), duration_ms: ms, detail });
-    if (status === 'skipped') this.emit({ type: 'step-skip', step: name, reason: detail });
-    this.index++;
+  /**
+   * A step's own account of its stage: the detail line (also when it fails), and for a stage
+   * whose work is spread over parallel lanes, its span and status.
+   */
+  describe(name: string, fields: StageFields): void {
+    this.described.set(name, { ...this.described.get(name), ...fields });
   }
 
-  skip(name: string, reason: string): void {
-    this.record(name, 'skipped', null, 0, reason);
+  /** A stage recorded outright (validate, by the build step). */
+  add(record: StageRecord): void {
+    this.list.push(record);
   }
 
-  get nextIndex(): number {
-    return this.index;
+  status(name: string): StageRecord['status'] | undefined {
+    return this.list.find((r) => r.name === name)?.status;
   }
 
-  bump(): number {
-    return this.index++;
+  /** In pipeline order, whatever order they finished in. */
+  get records(): StageRecord[] {
+    return [...this.list].sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name));
   }
 }

@@ -1,15 +1,12 @@
 // The CI report's timeline: every variant's build and validation steps on one wall-clock axis,
 // as inline SVG (no scripts, no external assets), so parallel jobs and shards show as overlap.
+import { escapeMarkup } from '../report/xml.js';
 import { formatDuration } from '../ui/format.js';
 import type { TimelineSpan } from './manifest.js';
 
 export interface TimelineRow {
   label: string;
   spans: readonly TimelineSpan[];
-}
-
-export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 const TICKS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
@@ -60,7 +57,7 @@ export function timelineSvg(rows: readonly TimelineRow[], opts: TimelineOptions 
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="pipeline timeline" class="vexfs-timeline" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
   );
-  out.push(`<title>Pipeline timeline: ${escapeXml(formatDuration(total))} from the first step to the last</title>`);
+  out.push(`<title>Pipeline timeline: ${escapeMarkup(formatDuration(total))} from the first step to the last</title>`);
   const tick = tickInterval(total);
   for (let s = 0; s * 1000 <= total; s += tick) {
     const tx = x(s * 1000).toFixed(1);
@@ -69,7 +66,7 @@ export function timelineSvg(rows: readonly TimelineRow[], opts: TimelineOptions 
   }
   rows.forEach((row, i) => {
     const y = top + i * rowH;
-    out.push(`<text x="${labelW - 8}" y="${y + rowH / 2 + 4}" text-anchor="end" fill="#222">${escapeXml(row.label)}</text>`);
+    out.push(`<text x="${labelW - 8}" y="${y + rowH / 2 + 4}" text-anchor="end" fill="#222">${escapeMarkup(row.label)}</text>`);
     const alt = { build: 0, validate: 0 };
     for (const s of row.spans) {
       const t = Date.parse(s.start);
@@ -79,9 +76,9 @@ export function timelineSvg(rows: readonly TimelineRow[], opts: TimelineOptions 
       const w = Math.max((s.duration_ms / total) * plotW, 1);
       const tip = `${row.label} ${s.phase} ${s.step}: ${formatDuration(s.duration_ms)} (${s.status})`;
       out.push(
-        `<rect class="span ${s.phase} ${s.status}" data-step="${escapeXml(s.step)}" x="${rx.toFixed(1)}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${fill}" stroke="#fff" stroke-width="0.5"><title>${escapeXml(tip)}</title></rect>`,
+        `<rect class="span ${s.phase} ${s.status}" data-step="${escapeMarkup(s.step)}" x="${rx.toFixed(1)}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${fill}" stroke="#fff" stroke-width="0.5"><title>${escapeMarkup(tip)}</title></rect>`,
       );
-      if (w > 60) out.push(`<text x="${(rx + 3).toFixed(1)}" y="${y + rowH / 2 + 4}" fill="#fff" pointer-events="none">${escapeXml(s.step)}</text>`);
+      if (w > 60) out.push(`<text x="${(rx + 3).toFixed(1)}" y="${y + rowH / 2 + 4}" fill="#fff" pointer-events="none">${escapeMarkup(s.step)}</text>`);
     }
   });
   const ly = top + rows.length * rowH + 28;
@@ -95,7 +92,7 @@ export function timelineSvg(rows: readonly TimelineRow[], opts: TimelineOptions 
     const lx = labelW + i * 90;
     out.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${color}"/><text x="${lx + 16}" y="${ly}" fill="#222">${name}</text>`);
   });
-  out.push(`<text x="${width - 20}" y="${ly}" text-anchor="end" fill="#555">total ${escapeXml(formatDuration(total))}</text>`);
+  out.push(`<text x="${width - 20}" y="${ly}" text-anchor="end" fill="#555">total ${escapeMarkup(formatDuration(total))}</text>`);
   out.push('</svg>');
   return out.join('\n');
 }

@@ -1,4 +1,5 @@
-// The one place errors become exit codes: 0 ok, 1 the job failed, 2 bad usage/input, 130 interrupted.
+// The one place errors and outcomes become exit codes: 0 ok, 1 the job failed, 2 bad usage or
+// input, 130 interrupted; a child we stand in for (ssh) gives its own status.
 import { constants } from 'node:os';
 import { CommanderError } from 'commander';
 import { AbortedError, UsageError, VexfsImageError } from '../errors.js';
@@ -13,6 +14,24 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return EXIT.USAGE;
   if (err instanceof AbortedError) return EXIT.INTERRUPTED;
   return EXIT.FAILED;
+}
+
+/** The status of a child process we stand in for (`vexfs-image ssh`). */
+export interface ChildStatus {
+  exitCode: number | null;
+  signal: string | null;
+}
+
+/**
+ * What a command reports instead of an exit code: 'ok'/'passed' (ci's word), 'failed' (the job
+ * ran and failed: a check, a variant), 'bad-input' (found by the job itself, e.g. ci's pre-build
+ * checks), or a child's status.
+ */
+export type Outcome = 'ok' | 'passed' | 'failed' | 'bad-input' | ChildStatus;
+
+export function exitCodeForOutcome(o: Outcome): number {
+  if (typeof o === 'object') return childExitCode(o.exitCode, o.signal);
+  return o === 'ok' || o === 'passed' ? EXIT.OK : o === 'bad-input' ? EXIT.USAGE : EXIT.FAILED;
 }
 
 /**

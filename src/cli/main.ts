@@ -4,7 +4,7 @@ import { CommanderError } from 'commander';
 import { abortOnSignals } from '../pipeline/abort.js';
 import { AbortedError } from '../errors.js';
 import { buildProgram } from './program.js';
-import { describeError, EXIT, exitCodeFor } from './exit-codes.js';
+import { describeError, EXIT, exitCodeFor, exitCodeForOutcome, type Outcome } from './exit-codes.js';
 
 // `vexfs-image --help | head` closes our stdout early: that is not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -13,15 +13,16 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 });
 
 async function main(argv: string[]): Promise<number> {
-  const abort = abortOnSignals();
+  // A second Ctrl-C while cleanup runs: the user means it, so exit at once.
+  const abort = abortOnSignals(undefined, { onRepeat: () => process.exit(EXIT.INTERRUPTED) });
   let exitCode: number = EXIT.OK;
   const ctx = {
     signal: abort.controller.signal,
     env: process.env,
     stdout: process.stdout,
     stderr: process.stderr,
-    setExitCode: (c: number) => {
-      exitCode = Math.max(exitCode, c);
+    setOutcome: (o: Outcome) => {
+      exitCode = Math.max(exitCode, exitCodeForOutcome(o));
     },
   };
   const verbose = argv.includes('--verbose') || argv.includes('-v') || process.env.VEXFS_IMAGE_DEBUG === '1';

@@ -1,4 +1,6 @@
-// One AbortController for the whole process, aborted by SIGINT/SIGTERM.
+// One AbortController for the whole process, aborted by SIGINT/SIGTERM. What a second signal
+// does is the caller's policy (the CLI exits at once; a library caller may do anything else):
+// this module never ends the process itself.
 export interface ProcessAbort {
   controller: AbortController;
   /** Which signal aborted the run, if any. */
@@ -6,13 +8,18 @@ export interface ProcessAbort {
   dispose(): void;
 }
 
-export function abortOnSignals(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): ProcessAbort {
+export interface AbortOnSignalsOptions {
+  /** Called for every signal after the first (the run is already aborting: the user means it). */
+  onRepeat?(signal: NodeJS.Signals): void;
+}
+
+export function abortOnSignals(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'], opts: AbortOnSignalsOptions = {}): ProcessAbort {
   const controller = new AbortController();
   let got: NodeJS.Signals | undefined;
   const handler = (sig: NodeJS.Signals): void => {
     if (got) {
-      // Second Ctrl-C: the user means it. Cleanup already runs; exit now.
-      process.exit(130);
+      opts.onRepeat?.(sig);
+      return;
     }
     got = sig;
     controller.abort(new Error(`received ${sig}`));

@@ -9,12 +9,21 @@ export interface StepTiming {
   step: string;
   ms: number;
   status: 'ok' | 'failed' | 'skipped';
+  /** With keepGoing: why the step failed (the runner did not throw it). */
+  error?: unknown;
 }
 
 export interface RunOptions {
   signal: AbortSignal;
   logDir: string;
   emit: EventSink;
+  /**
+   * Go on after a failed step (an abort still stops the run): the following steps run unless
+   * their skip() says otherwise, every failure is reported with a step-fail event, and
+   * runSteps returns the timings, each failed one with its error, instead of throwing. For
+   * pipelines of independent stages (ci: one failed variant must not hide the others' results).
+   */
+  keepGoing?: boolean;
 }
 
 function runtimeFor(step: Step<unknown>, index: number, opts: RunOptions, signal = opts.signal): StepRuntime {
@@ -41,7 +50,8 @@ function runtimeFor(step: Step<unknown>, index: number, opts: RunOptions, signal
 
 /**
  * Runs the steps. Returns the timings on success; on failure or abort, every started step has
- * been cleaned up and the original error is rethrown (an abort as AbortedError). Cleanup errors
+ * been cleaned up and the original error is rethrown (an abort as AbortedError). With keepGoing,
+ * a failed step does not stop the run and is returned in the timings instead. Cleanup errors
  * are reported as events and never replace the original error.
  */
 export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, opts: RunOptions): Promise<StepTiming[]> {
@@ -61,8 +71,12 @@ export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, opts: R
       skipReason = step.skip?.(ctx);
     } catch (e) {
       // A throwing skip() must not bypass the cleanup of the steps already started.
-      timings.push({ step: step.name, ms: 0, status: 'failed' });
       opts.emit({ type: 'step-fail', step: step.name, ms: 0, error: e });
+      if (opts.keepGoing) {
+        timings.push({ step: step.name, ms: 0, status: 'failed', error: e });
+        continue;
+      }
+      timings.push({ step: step.name, ms: 0, status: 'failed' });
       failure = e;
       break;
     }
@@ -83,8 +97,12 @@ export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, opts: R
     } catch (e) {
       const ms = Date.now() - t0;
       const err = opts.signal.aborted && !(e instanceof AbortedError) ? new AbortedError('interrupted', { cause: e }) : e;
-      timings.push({ step: step.name, ms, status: 'failed' });
       opts.emit({ type: 'step-fail', step: step.name, ms, error: err });
+      if (opts.keepGoing && !(err instanceof AbortedError)) {
+        timings.push({ step: step.name, ms, status: 'failed', error: err });
+        continue;
+      }
+      timings.push({ step: step.name, ms, status: 'failed' });
       failure = err;
       break;
     }

@@ -1,11 +1,8 @@
 // One self-contained HTML page (no scripts, no external resources): a summary, a bar chart of
 // boot times (inline SVG) and a table of checks per image.
 import { formatDuration } from '../ui/format.js';
-import { stripControl, type CheckResult, type ImageResult, type ValidationReport } from './model.js';
-
-export function esc(s: string): string {
-  return stripControl(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
-}
+import type { CheckResult, ImageResult, ValidationReport } from './model.js';
+import { escapeMarkup as esc } from './xml.js';
 
 function dur(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? '–' : formatDuration(ms);

@@ -4,7 +4,7 @@
 // failed warning-severity check passes (as the exit code does) and says so in <system-out>.
 // Each image also gets a "boot" testcase (time: power-on to SSH-ready).
 import type { CheckResult, ImageResult, ValidationReport } from './model.js';
-import { xmlAttr, xmlText } from './xml.js';
+import { escapeMarkup, xmlAttr } from './xml.js';
 
 function seconds(ms: number | null | undefined): string {
   return ((ms ?? 0) / 1000).toFixed(3);
@@ -84,11 +84,11 @@ function renderCase(c: Case): string {
   const open = `    <testcase name="${xmlAttr(c.name)}" classname="${xmlAttr(c.classname)}" time="${seconds(c.timeMs)}"`;
   const inner: string[] = [];
   if (c.kind === 'failure' || c.kind === 'error') {
-    inner.push(`      <${c.kind} message="${xmlAttr(c.message ?? '')}" type="${xmlAttr(c.type ?? c.kind)}">${xmlText(c.body ?? c.message ?? '')}</${c.kind}>`);
+    inner.push(`      <${c.kind} message="${xmlAttr(c.message ?? '')}" type="${xmlAttr(c.type ?? c.kind)}">${escapeMarkup(c.body ?? c.message ?? '')}</${c.kind}>`);
   } else if (c.kind === 'skipped') {
     inner.push(`      <skipped message="${xmlAttr(c.message ?? '')}"/>`);
   }
-  if (c.systemOut) inner.push(`      <system-out>${xmlText(c.systemOut)}</system-out>`);
+  if (c.systemOut) inner.push(`      <system-out>${escapeMarkup(c.systemOut)}</system-out>`);
   return inner.length ? `${open}>\n${inner.join('\n')}\n    </testcase>` : `${open}/>`;
 }
 

@@ -5,6 +5,7 @@ import type { CheckDef } from '../config/schema.js';
 import { AbortedError } from '../errors.js';
 import { defaultCacheDir, PACKAGE_VERSION } from '../paths.js';
 import type { EventSink } from '../pipeline/events.js';
+import { runPool } from '../pipeline/pool.js';
 import { buildReport, type CheckResult, type ImageResult, type ValidationReport } from '../report/model.js';
 import { REPORT_FORMATS, writeReports, type ReportFormat } from '../report/write.js';
 import { resolveVmProfile, type VmProfile } from '../vm/profile.js';
@@ -67,26 +68,13 @@ export interface ValidateOutcome {
   report: ValidationReport;
   /** format -> path of each report written. */
   files: Record<string, string>;
-  /** 0 when every image passed, 1 otherwise. */
-  exitCode: 0 | 1;
+  /** Every image passed (the same as report.ok). */
+  ok: boolean;
 }
 
 /** The check list for a run: built-in (or a replacement) merged with the user's. */
 export function resolveCheckList(opts: Pick<ValidateOptions, 'checks' | 'userChecks'>): CheckDef[] {
   return mergeChecks(opts.checks ?? loadBuiltinChecks(), opts.userChecks ?? []);
-}
-
-async function pool<T, R>(items: readonly T[], jobs: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
-  return results;
 }
 
 export async function validateImages(opts: ValidateOptions = {}): Promise<ValidateOutcome> {
@@ -119,8 +107,7 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
 
   const reportDir = opts.reportDir !== undefined ? resolve(cwd, opts.reportDir) : undefined;
   emit({ type: 'run-start', title: `Validating ${targets.length} image(s) with ${accel.toUpperCase()}`, logDir: reportDir ?? '(no reports)' });
-  const results = await pool(targets, jobs, async (target) => {
-    if (signal.aborted) throw new AbortedError();
+  const started = await runPool(targets, jobs, async (target) => {
     opts.onImageStart?.(target);
     const r = await validateImage(target, {
       checks,
@@ -139,7 +126,10 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
     });
     opts.onImageEnd?.(r);
     return r;
-  });
+  }, signal);
+  // The pool stops taking images once aborted: an image never started means no report.
+  const results = started.filter((r) => r !== undefined);
+  if (results.length < targets.length) throw new AbortedError();
 
   const report = buildReport(results, {
     startedAt,
@@ -153,7 +143,7 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
       ? await writeReports(report, { dir: reportDir ?? cwd, formats, githubStepSummary: opts.githubStepSummary })
       : {};
   emit({ type: 'run-end', ok: report.ok, ms: report.durationMs });
-  return { report, files, exitCode: report.ok ? 0 : 1 };
+  return { report, files, ok: report.ok };
 }
 
 export type { ImageTarget } from './discover.js';

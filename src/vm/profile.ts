@@ -15,6 +15,8 @@ export interface ProfileRequest {
   /** Host tools the caller needs besides QEMU (checked with the same report). */
   tools?: readonly string[];
   signal?: AbortSignal;
+  /** Injected by unit tests of the CI orchestrator. */
+  doctor?: typeof doctor;
 }
 
 /** Limits checked before anything is probed or started (a typo must not reach QEMU). */
@@ -59,7 +61,7 @@ export function chosenAccel(report: Pick<DoctorReport, 'accelerator'>): Accel | 
  */
 export async function resolveVmProfile(r: ProfileRequest): Promise<ResolvedProfile> {
   assertProfileRequest(r);
-  const report = await doctor({ cacheDir: r.cacheDir, signal: r.signal });
+  const report = await (r.doctor ?? doctor)({ cacheDir: r.cacheDir, signal: r.signal });
   assertReady(report, ['qemu-system-x86_64', 'qemu-img', ...(r.tools ?? [])]);
   const accel = chosenAccel(report);
   if (!accel) throw new PreconditionError('no accelerator was probed', { hint: 'run `vexfs-image doctor --refresh`' });

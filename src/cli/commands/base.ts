@@ -1,8 +1,8 @@
 // `vexfs-image base`: resolve (build, download or inspect) a base image and print its cached
 // path on stdout. Progress and notices go to stderr.
 import type { Command } from 'commander';
-import { resolveBase, DEFAULT_DISTRO, PRESET_NAMES, type DownloadProgress } from '../../base/index.js';
-import { defaultCacheDir } from '../../paths.js';
+import { base } from '../../api.js';
+import { DEFAULT_DISTRO, PRESET_NAMES, type DownloadProgress } from '../../base/index.js';
 import { formatBytes } from '../../ui/format.js';
 import type { CliContext } from '../context.js';
 
@@ -63,8 +63,9 @@ Examples:
     .action(async (opts: BaseCliOptions) => {
       const quiet = Boolean((program.opts() as { quiet?: boolean }).quiet);
       const started = Date.now();
-      const r = await resolveBase(opts.distro, {
-        cacheDir: opts.cacheDir ?? defaultCacheDir(ctx.env),
+      const r = await base({
+        distro: opts.distro,
+        cacheDir: opts.cacheDir,
         signal: ctx.signal,
         env: ctx.env,
         checksum: opts.checksum,

@@ -1,7 +1,7 @@
 // `vexfs-image build`: the spec's image builder.
 import type { Command } from 'commander';
-import { resolveBuildPlan, type BuildFlags } from '../../config/load.js';
-import { buildImage } from '../../builder/index.js';
+import { build } from '../../api.js';
+import type { BuildFlags } from '../../config/load.js';
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import { formatBytes } from '../../ui/format.js';
 import type { CliContext } from '../context.js';
@@ -50,10 +50,9 @@ Examples:
   $ vexfs-image build --variant minimal --no-cleanup    # keep build/vm-minimal/ for debugging`,
     )
     .action(async (o: BuildCliOptions) => {
-      const plan = resolveBuildPlan(toBuildFlags(o), ctx.env);
       const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: program.opts<{ quiet?: boolean }>().quiet }));
       try {
-        const r = await buildImage(plan, { signal: ctx.signal, emit: renderer.sink });
+        const r = await build({ ...toBuildFlags(o), env: ctx.env, signal: ctx.signal, emit: renderer.sink });
         renderer.done();
         if (o.json) ctx.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         else {

@@ -3,16 +3,13 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { LAYOUT } from '../../ci/artifacts.js';
-import { realDeps, CI_VALIDATE_DEFAULTS } from '../../ci/defaults.js';
-import { mergeShards } from '../../ci/merge.js';
-import { runCi } from '../../ci/orchestrator.js';
+import { ci as runCi, mergeCi } from '../../api.js';
+import { DEFAULT_JOBS } from '../../ci/defaults.js';
 import { summaryText } from '../../ci/summary.js';
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
+import { VALIDATE_DEFAULTS } from '../../validate/index.js';
 import type { CliContext } from '../context.js';
 import { addBuildVmOptions, buildVmFlags, intOption, type BuildVmCliOptions } from '../options.js';
-
-/** Measured on the 2-core TCG reference machine (docs/ci.md): two VMs at once were not faster. */
-export const DEFAULT_JOBS = 1;
 
 export interface CiCliOptions extends BuildVmCliOptions {
   variant?: string[];
@@ -46,8 +43,8 @@ export function register(program: Command, ctx: CliContext): void {
     cleanup: 'keep VM directories for debugging',
     cpus: 'vCPUs per VM, build and validation (default: 2; with --jobs N: cores/N)',
   })
-    .option('--boot-timeout <seconds>', `validation: seconds to SSH-ready (default: ${CI_VALIDATE_DEFAULTS.bootTimeoutS})`, intOption('--boot-timeout'))
-    .option('--ssh-timeout <seconds>', `validation: seconds per guest command (default: ${CI_VALIDATE_DEFAULTS.sshTimeoutS})`, intOption('--ssh-timeout'))
+    .option('--boot-timeout <seconds>', `validation: seconds to SSH-ready (default: ${VALIDATE_DEFAULTS.bootTimeoutS})`, intOption('--boot-timeout'))
+    .option('--ssh-timeout <seconds>', `validation: seconds per guest command (default: ${VALIDATE_DEFAULTS.sshTimeoutS})`, intOption('--ssh-timeout'))
     .option('--notify-url <url>', 'POST a JSON summary (Slack-compatible "text") here (default: VEXFS_NOTIFY_URL)')
     .option('--json', 'print build-manifest.json on stdout instead of the summary table')
     .addHelpText(
@@ -66,29 +63,26 @@ Examples:
     )
     .action(async (o: CiCliOptions) => {
       const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: quiet() }));
-      const tuning = { ...CI_VALIDATE_DEFAULTS, ...(o.bootTimeout ? { bootTimeoutS: o.bootTimeout } : {}), ...(o.sshTimeout ? { sshTimeoutS: o.sshTimeout } : {}) };
       try {
-        const r = await runCi(
-          {
-            variants: o.variant ?? [],
-            jobs: o.jobs,
-            failFast: o.failFast ?? false,
-            artifactsDir: resolve(o.artifactsDir),
-            force: o.force ?? false,
-            version: o.version,
-            buildFlags: buildVmFlags(o),
-            notifyUrl: o.notifyUrl,
-            validateTimeouts: tuning,
-            env: ctx.env,
-            cwd: process.cwd(),
-            signal: ctx.signal,
-            emit: renderer.sink,
-          },
-          realDeps(tuning),
-        );
+        const r = await runCi({
+          variants: o.variant ?? [],
+          jobs: o.jobs,
+          failFast: o.failFast ?? false,
+          artifactsDir: resolve(o.artifactsDir),
+          force: o.force ?? false,
+          version: o.version,
+          buildFlags: buildVmFlags(o),
+          notifyUrl: o.notifyUrl,
+          bootTimeoutS: o.bootTimeout,
+          sshTimeoutS: o.sshTimeout,
+          env: ctx.env,
+          cwd: process.cwd(),
+          signal: ctx.signal,
+          emit: renderer.sink,
+        });
         renderer.done();
         ctx.stdout.write(o.json ? `${JSON.stringify(r.manifest, null, 2)}\n` : summaryText(r.manifest, r.artifactsDir));
-        ctx.setExitCode(r.exitCode);
+        ctx.setOutcome(r.status);
       } finally {
         renderer.done();
       }
@@ -116,7 +110,7 @@ Examples:
     .action(async (dirs: string[], o: { artifactsDir: string; force?: boolean; verify: boolean; notifyUrl?: string; json?: boolean }) => {
       const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: quiet() }));
       try {
-        const r = await mergeShards({
+        const r = await mergeCi({
           shards: dirs,
           artifactsDir: o.artifactsDir,
           force: o.force ?? false,
@@ -129,7 +123,7 @@ Examples:
         });
         renderer.done();
         ctx.stdout.write(o.json ? `${JSON.stringify(r.manifest, null, 2)}\n` : summaryText(r.manifest, resolve(o.artifactsDir)));
-        ctx.setExitCode(r.exitCode);
+        ctx.setOutcome(r.ok ? 'ok' : 'failed');
       } finally {
         renderer.done();
       }

@@ -1,10 +1,9 @@
 // `vexfs-image doctor`: host tools and accelerator report; --install fixes what it can.
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { doctor, installPackages, type DoctorReport } from '../../doctor.js';
-import { defaultCacheDir } from '../../paths.js';
+import { doctor } from '../../api.js';
+import type { DoctorReport } from '../../doctor.js';
 import type { CliContext } from '../context.js';
-import { EXIT } from '../exit-codes.js';
 
 export function renderDoctor(r: DoctorReport): string {
   const lines: string[] = ['Host tools:'];
@@ -45,18 +44,8 @@ Examples:
   $ sudo vexfs-image doctor --install`,
     )
     .action(async (opts: { json?: boolean; install?: boolean; refresh?: boolean; cacheDir?: string }) => {
-      const cacheDir = opts.cacheDir ?? defaultCacheDir(ctx.env);
-      let report = await doctor({ cacheDir, refresh: opts.refresh, signal: ctx.signal });
-      if (opts.install && report.missingPackages.length) {
-        if (process.getuid?.() === 0) {
-          ctx.stderr.write(`installing: ${report.missingPackages.join(' ')}\n`);
-          await installPackages(report.missingPackages, { signal: ctx.signal });
-          report = await doctor({ cacheDir, refresh: opts.refresh, signal: ctx.signal });
-        } else {
-          ctx.stderr.write(`not root: run this instead:\n  sudo ${report.installCommand}\n`);
-        }
-      }
+      const report = await doctor({ ...opts, env: ctx.env, signal: ctx.signal, onInfo: (m) => ctx.stderr.write(`${m}\n`) });
       ctx.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderDoctor(report)}\n`);
-      if (!report.ok) ctx.setExitCode(EXIT.FAILED);
+      ctx.setOutcome(report.ok ? 'ok' : 'failed');
     });
 }

@@ -2,14 +2,11 @@
 // the foreground until Ctrl-C or the guest powers off. The "ready:" lines go to stdout,
 // progress to stderr.
 import type { Command } from 'commander';
-import { resolveVmProfile } from '../../vm/profile.js';
-import { defaultCacheDir } from '../../paths.js';
+import { run } from '../../api.js';
 import { readyLines } from '../../run/connect.js';
-import { RUN_DEFAULTS, runInstance } from '../../run/instance.js';
-import { checkInstanceName, checkUserName, DEFAULT_RUN_USER, instanceNameFor } from '../../run/names.js';
-import { assertNameFree, instancesRoot } from '../../run/state.js';
-import { resolveImagePaths } from '../../validate/discover.js';
-import { VALIDATE_DEFAULTS, VALIDATE_HOST_TOOLS } from '../../validate/index.js';
+import { RUN_DEFAULTS } from '../../run/instance.js';
+import { DEFAULT_RUN_USER } from '../../run/names.js';
+import { VALIDATE_DEFAULTS } from '../../validate/index.js';
 import type { CliContext } from '../context.js';
 import { intOption } from '../options.js';
 
@@ -24,21 +21,6 @@ export interface RunCliOptions {
   user: string;
   cleanup: boolean;
   network?: boolean;
-}
-
-export interface ResolvedRun {
-  image: string;
-  name: string;
-  user: string;
-  cacheDir: string;
-}
-
-/** The image path, instance name and user, checked before anything starts (exported for unit tests). */
-export function resolveRun(image: string, o: Pick<RunCliOptions, 'name' | 'imagesDir' | 'user'>, env: NodeJS.ProcessEnv, cwd = process.cwd()): ResolvedRun {
-  const name = o.name !== undefined ? checkInstanceName(o.name) : undefined;
-  const user = checkUserName(o.user);
-  const [path] = resolveImagePaths([image], o.imagesDir, cwd);
-  return { image: path!, name: name ?? instanceNameFor(path!), user, cacheDir: defaultCacheDir(env) };
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -86,9 +68,6 @@ already running, 130 interrupted (the guest is powered off first).`,
     )
     .action(async (image: string, o: RunCliOptions, cmd: Command) => {
       const quiet = Boolean(cmd.optsWithGlobals<{ quiet?: boolean }>().quiet);
-      const r = resolveRun(image, o, ctx.env);
-      await assertNameFree(instancesRoot(r.cacheDir), r.name);
-      const { profile } = await resolveVmProfile({ memoryMb: o.memory, cpus: o.cpus, cacheDir: r.cacheDir, tools: VALIDATE_HOST_TOOLS, signal: ctx.signal });
       const say = (m: string): void => {
         if (!quiet) ctx.stderr.write(`${m}\n`);
       };
@@ -99,14 +78,19 @@ already running, 130 interrupted (the guest is powered off first).`,
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       process.once('SIGHUP', onHup);
       try {
-        await runInstance({
-          ...r,
-          profile,
+        await run({
+          image,
+          name: o.name,
+          imagesDir: o.imagesDir,
+          user: o.user,
+          env: ctx.env,
+          memoryMb: o.memory,
+          cpus: o.cpus,
+          network: o.network === true,
           bootTimeoutS: o.bootTimeout,
           sshTimeoutS: o.sshTimeout,
           shutdownTimeoutS: o.shutdownTimeout,
           noCleanup: !o.cleanup,
-          network: o.network === true,
           signal: local.signal,
           onInfo: say,
           onWarn: (m) => ctx.stderr.write(`warning: ${m}\n`),

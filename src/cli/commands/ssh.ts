@@ -3,13 +3,10 @@
 // `ssh --list` shows the running instances.
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { defaultCacheDir } from '../../paths.js';
-import { instanceSshArgs, plainSshCommand, selectInstance, splitNameAndCommand } from '../../run/connect.js';
-import { checkInstanceName } from '../../run/names.js';
-import { instancesRoot, listInstances, type InstanceEntry } from '../../run/state.js';
-import { runAttached } from '../../tools/exec.js';
+import { instances, ssh } from '../../api.js';
+import { plainSshCommand, splitNameAndCommand } from '../../run/connect.js';
+import type { InstanceEntry } from '../../run/state.js';
 import type { CliContext } from '../context.js';
-import { childExitCode } from '../exit-codes.js';
 
 interface SshCliOptions {
   list?: boolean;
@@ -94,10 +91,9 @@ running and no NAME, or the instance is still starting.`,
     return parseOptions(args);
   };
   cmd.action(async (_name: string | undefined, _command: string[], o: SshCliOptions, self: Command) => {
-    const root = instancesRoot(defaultCacheDir(ctx.env));
     if (o.list) {
       if (self.args.length) throw new UsageError('--list takes no NAME or COMMAND');
-      const entries = await listInstances(root);
+      const entries = await instances({ env: ctx.env });
       ctx.stdout.write(o.json ? `${JSON.stringify(listJson(entries), null, 2)}\n` : listText(entries));
       // Left by a run that was killed: say where, and what removes it.
       for (const e of entries.filter((x) => !x.running)) {
@@ -107,9 +103,6 @@ running and no NAME, or the instance is still starting.`,
     }
     if (o.json) throw new UsageError('--json goes with --list');
     const { name, command } = splitNameAndCommand(self.args, afterDashDash);
-    if (name !== undefined) checkInstanceName(name, 'NAME');
-    const entry = selectInstance(name, await listInstances(root));
-    const r = await runAttached('ssh', instanceSshArgs(entry.state, command, { tty: o.tty }), { signal: ctx.signal });
-    ctx.setExitCode(childExitCode(r.exitCode, r.signal));
+    ctx.setOutcome(await ssh({ name, command, tty: o.tty, env: ctx.env, signal: ctx.signal }));
   });
 }

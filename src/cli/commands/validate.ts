@@ -12,9 +12,9 @@ import { parseFormats, REPORT_FORMATS, type ReportFormat } from '../../report/wr
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import { formatDuration } from '../../ui/format.js';
 import { checksForVariant, parseChecks } from '../../validate/checks.js';
-import { resolveCheckList, VALIDATE_DEFAULTS, validateImages, type ValidateOptions } from '../../validate/index.js';
+import { validate } from '../../api.js';
+import { resolveCheckList, VALIDATE_DEFAULTS, type ValidateOptions } from '../../validate/index.js';
 import type { CliContext } from '../context.js';
-import { EXIT } from '../exit-codes.js';
 
 export interface ValidateCliOptions {
   imagesDir: string;
@@ -174,7 +174,7 @@ validated (boot failure, SSH timeout), 2 bad usage, 130 interrupted.`,
       const renderer = createRenderer(chooseRenderer({ quiet, env: ctx.env, stream: ctx.stderr }), ctx.stderr);
       let outcome;
       try {
-        outcome = await validateImages({
+        outcome = await validate({
           ...opts,
           signal: ctx.signal,
           emit: renderer.sink,
@@ -191,6 +191,6 @@ validated (boot failure, SSH timeout), 2 bad usage, 130 interrupted.`,
         renderer.done();
       }
       ctx.stdout.write(`${renderSummary(outcome.report, outcome.files)}\n`);
-      if (outcome.exitCode !== 0) ctx.setExitCode(EXIT.FAILED);
+      ctx.setOutcome(outcome.ok ? 'ok' : 'failed');
     });
 }

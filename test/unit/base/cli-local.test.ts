@@ -21,7 +21,7 @@ async function cli(args: string[]): Promise<{ stdout: string; stderr: string }> 
   let stderr = '';
   out.on('data', (b: Buffer) => (stdout += b.toString()));
   err.on('data', (b: Buffer) => (stderr += b.toString()));
-  const ctx: CliContext = { signal: new AbortController().signal, env: {}, stdout: out, stderr: err as unknown as NodeJS.WriteStream, setExitCode: () => undefined };
+  const ctx: CliContext = { signal: new AbortController().signal, env: {}, stdout: out, stderr: err as unknown as NodeJS.WriteStream, setOutcome: () => undefined };
   await buildProgram(ctx, [registerBase, registerCache]).parseAsync(['node', 'vexfs-image', ...args]);
   return { stdout, stderr };
 }

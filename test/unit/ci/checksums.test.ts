@@ -25,8 +25,10 @@ test('written checksums verify with sha256sum -c and round-trip through the pars
   writeFileSync(join(dir, 'images', 'b.qcow2'), 'tampered');
   const bad = await verifyChecksums(dir, [...entries, { path: 'images/gone', sha256: '0'.repeat(64) }]);
   assert.equal(bad.length, 2);
-  assert.match(bad[0]!, /images\/b.qcow2: sha256 [0-9a-f]{64}, expected/);
-  assert.match(bad[1]!, /images\/gone: missing/);
+  assert.match(bad[0]!.message, /images\/b.qcow2: sha256 [0-9a-f]{64}, expected/);
+  assert.equal(bad[0]!.missing, false);
+  assert.match(bad[1]!.message, /images\/gone: missing/);
+  assert.equal(bad[1]!.missing, true);
 });
 
 test('parser: binary mode accepted; absolute paths, .. and junk rejected', () => {

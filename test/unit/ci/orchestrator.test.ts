@@ -35,7 +35,7 @@ async function run(over: Partial<CiOptions> = {}, fake: FakeOptions = {}, deps: 
 
 test('two variants: manifest fields, checksums verify with sha256sum -c, reports agree', async () => {
   const { r, root } = await run();
-  assert.equal(r.exitCode, 0);
+  assert.equal(r.status, 'passed');
   const m = JSON.parse(readFileSync(join(root, 'build-manifest.json'), 'utf8'));
   assert.equal(m.build_number, '123');
   assert.equal(m.commit_sha, 'b'.repeat(40));
@@ -83,7 +83,7 @@ test('two variants: manifest fields, checksums verify with sha256sum -c, reports
 
 test('keeps going after a failed build by default, reports everything, exit 1', async () => {
   const { r, root } = await run({ variants: ['minimal', 'development', 'production'] }, { failBuild: ['development'] });
-  assert.equal(r.exitCode, 1);
+  assert.equal(r.status, 'failed');
   const m = r.manifest;
   assert.deepEqual(m.images.map((i) => i.status), ['passed', 'build-failed', 'passed']);
   assert.match(m.images[1]!.build.error!, /^build-in-vm: the guest build \(make vm-build\) failed/);
@@ -99,14 +99,14 @@ test('keeps going after a failed build by default, reports everything, exit 1', 
 
 test('a failing check fails the run (exit 1) with the check named', async () => {
   const { r } = await run({ variants: ['minimal'] }, { failCheck: ['minimal'] });
-  assert.equal(r.exitCode, 1);
+  assert.equal(r.status, 'failed');
   assert.equal(r.manifest.images[0]!.status, 'validation-failed');
   assert.match(r.manifest.images[0]!.validation.error!, /vexctl-version/);
 });
 
 test('--fail-fast stops at the first failure: the rest is cancelled', async () => {
   const { r } = await run({ variants: ['minimal', 'development', 'production'], failFast: true }, { failBuild: ['minimal'] });
-  assert.equal(r.exitCode, 1);
+  assert.equal(r.status, 'failed');
   assert.deepEqual(r.manifest.images.map((i) => i.status), ['build-failed', 'cancelled', 'cancelled']);
   assert.equal(r.manifest.images[1]!.build.status, 'not-run');
 });
@@ -114,7 +114,7 @@ test('--fail-fast stops at the first failure: the rest is cancelled', async () =
 test('--fail-fast with --jobs 2 interrupts the variant running alongside', async () => {
   const trace: Array<[string, string, number]> = [];
   const { r } = await run({ variants: ['minimal', 'production'], failFast: true, jobs: 2 }, { failBuild: ['minimal'], stepMs: 40, trace });
-  assert.equal(r.exitCode, 1);
+  assert.equal(r.status, 'failed');
   const prod = r.manifest.images[1]!;
   assert.equal(prod.status, 'cancelled');
   assert.equal(prod.build.status, 'cancelled');
@@ -137,7 +137,7 @@ test('a failed notification is reported but does not fail the pipeline', async (
   const { r } = await run({ variants: ['minimal'], notifyUrl: 'http://127.0.0.1:9/hook' }, {}, {
     notify: async (url) => ({ url, ok: false, status: 500, error: 'HTTP 500 Internal Server Error', duration_ms: 3 }),
   });
-  assert.equal(r.exitCode, 0);
+  assert.equal(r.status, 'passed');
   assert.equal(r.manifest.ok, true);
   const n = r.manifest.stages.find((s) => s.name === 'notify')!;
   assert.equal(n.status, 'failed');
@@ -153,7 +153,7 @@ test('the notification gets a Slack-compatible summary; VEXFS_NOTIFY_URL is hono
       return { url, ok: true, status: 200, duration_ms: 1 };
     },
   });
-  assert.equal(r.exitCode, 0);
+  assert.equal(r.status, 'passed');
   assert.equal(sent.length, 1);
   assert.equal(sent[0]!.url, 'http://hook.example/x');
   assert.match(sent[0]!.payload.text, /CI #7 .*passed, 1\/1 variants/);
@@ -162,7 +162,7 @@ test('the notification gets a Slack-compatible summary; VEXFS_NOTIFY_URL is hono
 
 test('pre-build failures: unknown variant and a source without vm-build exit 2, bad guest scripts exit 1', async () => {
   const { r } = await run({ variants: ['nope'] });
-  assert.equal(r.exitCode, 2);
+  assert.equal(r.status, 'bad-input');
   const pre = r.manifest.stages.find((s) => s.name === 'pre-build')!;
   assert.equal(pre.status, 'failed');
   assert.match(pre.detail, /unknown variant "nope"/);
@@ -172,11 +172,11 @@ test('pre-build failures: unknown variant and a source without vm-build exit 2, 
   const src = tempDir('vexfs-src-');
   writeFileSync(join(src, 'Makefile'), 'all:\n\ttrue\n');
   const noTarget = await run({ variants: ['minimal'], buildFlags: { source: src, buildDir: join(src, 'build') } });
-  assert.equal(noTarget.r.exitCode, 2);
+  assert.equal(noTarget.r.status, 'bad-input');
   assert.match(noTarget.r.manifest.stages.find((s) => s.name === 'pre-build')!.detail, /no vm-build target/);
 
   const bad = await run({ variants: ['minimal'] }, {}, { checkScripts: async () => { throw new Error('guest scripts do not parse (bash -n): build/x.sh'); } });
-  assert.equal(bad.r.exitCode, 1);
+  assert.equal(bad.r.status, 'failed');
   assert.match(bad.r.manifest.stages.find((s) => s.name === 'pre-build')!.detail, /bash -n/);
 });
 
@@ -189,7 +189,7 @@ test('an environment that is not ready fails the run before any build', async ()
       throw new Error('unreachable');
     },
   });
-  assert.equal(r.exitCode, 1);
+  assert.equal(r.status, 'failed');
   assert.equal(builds, 0);
   assert.match(r.manifest.stages[0]!.detail, /missing host tools: qemu-img/);
 });
@@ -200,7 +200,7 @@ test('an artifacts directory from an earlier run is refused without --force, rep
   await runCi(o, fakeDeps());
   await assert.rejects(runCi(o, fakeDeps()), /already holds .*--force|already holds/);
   const again = await runCi({ ...o, force: true }, fakeDeps());
-  assert.equal(again.exitCode, 0);
+  assert.equal(again.status, 'passed');
 });
 
 test('an interrupt cancels the builds, still writes the manifest, skips the notification', async () => {
@@ -209,7 +209,7 @@ test('an interrupt cancels the builds, still writes the manifest, skips the noti
   const p = runCi(options(dir, { signal: ac.signal, notifyUrl: 'http://127.0.0.1:9/' }), fakeDeps({ stepMs: 200 }));
   setTimeout(() => ac.abort(), 50);
   const r = await p;
-  assert.notEqual(r.exitCode, 0);
+  assert.notEqual(r.status, 'passed');
   assert.ok(r.manifest.images.every((i) => i.status === 'cancelled'));
   assert.equal(r.manifest.stages.find((s) => s.name === 'notify')!.detail, 'interrupted');
   assert.ok(existsSync(join(r.artifactsDir, 'build-manifest.json')));

@@ -36,3 +36,35 @@ test('error classes: stable name and code, cause kept', () => {
   const c = new CommandError(['qemu-img', 'convert'], null, 'SIGKILL', 'tail');
   assert.match(c.message, /^qemu-img convert was killed by SIGKILL\n {4}tail$/);
 });
+
+test('outcomes become exit codes here and only here: ok/passed 0, failed 1, bad-input 2, a child its own status', async () => {
+  const { exitCodeForOutcome } = await import('../../../src/cli/exit-codes.js');
+  assert.equal(exitCodeForOutcome('ok'), 0);
+  assert.equal(exitCodeForOutcome('passed'), 0);
+  assert.equal(exitCodeForOutcome('failed'), 1);
+  assert.equal(exitCodeForOutcome('bad-input'), 2);
+  assert.equal(exitCodeForOutcome({ exitCode: 3, signal: null }), 3);
+  assert.equal(exitCodeForOutcome({ exitCode: null, signal: 'SIGKILL' }), 137);
+});
+
+test('only src/cli/main.ts ends the process; library results carry no exit codes', async () => {
+  const { readdirSync, readFileSync, statSync } = await import('node:fs');
+  const { join, relative } = await import('node:path');
+  const { PACKAGE_ROOT } = await import('../../../src/paths.js');
+  const src = join(PACKAGE_ROOT, 'src');
+  const files: string[] = [];
+  const walk = (d: string): void => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (n.endsWith('.ts')) files.push(p);
+    }
+  };
+  walk(src);
+  const exiting = files.filter((f) => /\bprocess\.exit\(/.test(readFileSync(f, 'utf8'))).map((f) => relative(src, f));
+  assert.deepEqual(exiting, ['cli/main.ts']);
+  // (api.ssh's result is the remote command's status, as ssh reports it: data, not our exit code.)
+  for (const f of ['validate/index.ts', 'ci/merge.ts', 'ci/orchestrator.ts']) {
+    assert.doesNotMatch(readFileSync(join(src, f), 'utf8'), /\bexitCode\s*[:?]/, `${f} returns an exit code`);
+  }
+});

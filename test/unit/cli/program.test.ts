@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { buildProgram, COMMANDS } from '../../../src/cli/program.js';
 import type { CliContext } from '../../../src/cli/context.js';
-import { describeError, exitCodeFor } from '../../../src/cli/exit-codes.js';
+import { describeError, exitCodeFor, exitCodeForOutcome } from '../../../src/cli/exit-codes.js';
 import { PACKAGE_VERSION } from '../../../src/paths.js';
 import { tempDir } from '../../helpers/fs.js';
 
@@ -21,7 +21,7 @@ function context(env: NodeJS.ProcessEnv = {}): CliContext & { out: Capture; err:
   const out = new Capture();
   const err = new Capture();
   const codes: number[] = [];
-  return { signal: new AbortController().signal, env, stdout: out, stderr: err as unknown as NodeJS.WriteStream, setExitCode: (c) => codes.push(c), out, err, codes };
+  return { signal: new AbortController().signal, env, stdout: out, stderr: err as unknown as NodeJS.WriteStream, setOutcome: (o) => codes.push(exitCodeForOutcome(o)), out, err, codes };
 }
 
 /** Parses argv like main does; returns the exit code main would use and the message it would print. */

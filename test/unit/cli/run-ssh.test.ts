@@ -8,8 +8,8 @@ import { delimiter, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { buildProgram } from '../../../src/cli/program.js';
 import type { CliContext } from '../../../src/cli/context.js';
-import { childExitCode, describeError, exitCodeFor } from '../../../src/cli/exit-codes.js';
-import { resolveRun } from '../../../src/cli/commands/run.js';
+import { childExitCode, describeError, exitCodeFor, exitCodeForOutcome } from '../../../src/cli/exit-codes.js';
+import { resolveRun } from '../../../src/api.js';
 import { formatUptime, listJson, listText } from '../../../src/cli/commands/ssh.js';
 import { instancesRoot, processStartTime, writeState, type InstanceState } from '../../../src/run/state.js';
 import { fakeBin, tempDir } from '../../helpers/fs.js';
@@ -26,7 +26,7 @@ async function parse(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: nu
   const out = new Capture();
   const err = new Capture();
   const codes: number[] = [];
-  const ctx: CliContext = { signal: new AbortController().signal, env, stdout: out, stderr: err as unknown as NodeJS.WriteStream, setExitCode: (c) => codes.push(c) };
+  const ctx: CliContext = { signal: new AbortController().signal, env, stdout: out, stderr: err as unknown as NodeJS.WriteStream, setOutcome: (o) => codes.push(exitCodeForOutcome(o)) };
   try {
     await buildProgram(ctx).parseAsync(argv, { from: 'user' });
     return { code: Math.max(0, ...codes), message: '', out: out.text, err: err.text };

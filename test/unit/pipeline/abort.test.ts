@@ -15,3 +15,24 @@ test('abortOnSignals: a signal aborts the controller and is remembered; dispose 
   a.dispose();
   assert.equal(process.listenerCount('SIGUSR2'), before);
 });
+
+test('abortOnSignals: a repeated signal goes to onRepeat (the caller decides; the module never exits the process)', () => {
+  const repeats: string[] = [];
+  const a = abortOnSignals(['SIGUSR2'], { onRepeat: (s) => repeats.push(s) });
+  try {
+    process.emit('SIGUSR2', 'SIGUSR2');
+    assert.deepEqual(repeats, []);
+    process.emit('SIGUSR2', 'SIGUSR2');
+    process.emit('SIGUSR2', 'SIGUSR2');
+    assert.deepEqual(repeats, ['SIGUSR2', 'SIGUSR2']);
+    assert.equal(a.signalName(), 'SIGUSR2');
+  } finally {
+    a.dispose();
+  }
+  // Without onRepeat a second signal is ignored (this test process is still here to say so).
+  const b = abortOnSignals(['SIGUSR2']);
+  process.emit('SIGUSR2', 'SIGUSR2');
+  process.emit('SIGUSR2', 'SIGUSR2');
+  assert.equal(b.controller.signal.aborted, true);
+  b.dispose();
+});

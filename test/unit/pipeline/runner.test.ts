@@ -193,3 +193,48 @@ describe('runSteps', () => {
     assert.equal(readFileSync(logFile, 'utf8'), '[info] hello\n[warn] careful\n');
   });
 });
+
+describe('runSteps with keepGoing', () => {
+  test('a failed step does not stop the run: every failure is returned with its error, cleanup still in reverse', async () => {
+    const { ctx, events, opts } = setup();
+    const timings = await runSteps([step('a'), step('b', { fail: true }), step('c'), step('d', { fail: true })], ctx, { ...opts, keepGoing: true });
+    assert.deepEqual(ctx.log, ['run:a', 'run:b', 'run:c', 'run:d', 'cleanup:d', 'cleanup:c', 'cleanup:b', 'cleanup:a']);
+    assert.deepEqual(
+      timings.map((t) => [t.step, t.status, t.error instanceof Error ? t.error.message : undefined]),
+      [
+        ['a', 'ok', undefined],
+        ['b', 'failed', 'b broke'],
+        ['c', 'ok', undefined],
+        ['d', 'failed', 'd broke'],
+      ],
+    );
+    assert.deepEqual(
+      events.filter((e) => e.type === 'step-fail').map((e) => (e.type === 'step-fail' ? e.step : '')),
+      ['b', 'd'],
+    );
+  });
+
+  test('a later step can skip itself because of an earlier failure; a throwing skip() is one more failure', async () => {
+    const { ctx, opts } = setup();
+    const failed = new Set<string>();
+    const dependent: Step<Ctx> = { ...step('b'), skip: () => (failed.has('a') ? 'a failed' : undefined) };
+    const bad: Step<Ctx> = { ...step('c'), skip: () => { throw new TypeError('skip exploded'); } };
+    const timings = await runSteps([step('a', { fail: true }), dependent, bad, step('d')], ctx, {
+      ...opts,
+      keepGoing: true,
+      emit: (e) => {
+        if (e.type === 'step-fail') failed.add(e.step);
+      },
+    });
+    assert.deepEqual(timings.map((t) => [t.step, t.status]), [['a', 'failed'], ['b', 'skipped'], ['c', 'failed'], ['d', 'ok']]);
+    assert.deepEqual(ctx.log, ['run:a', 'run:d', 'cleanup:d', 'cleanup:a']);
+  });
+
+  test('an abort still stops the run and is thrown as AbortedError', async () => {
+    const { ctx, opts } = setup();
+    const ac = new AbortController();
+    const a = step('a', { fail: true, run: async () => ac.abort() });
+    await assert.rejects(runSteps([a, step('b')], ctx, { ...opts, signal: ac.signal, keepGoing: true }), AbortedError);
+    assert.deepEqual(ctx.log, ['run:a', 'cleanup:a']);
+  });
+});

@@ -12,7 +12,7 @@ import { register, toValidateOptions, type ValidateCliOptions } from '../../../s
 function context(env: NodeJS.ProcessEnv = {}) {
   let out = '';
   const stdout = new Writable({ write: (c, _e, cb) => ((out += String(c)), cb()) });
-  const ctx: CliContext = { signal: new AbortController().signal, env, stdout, stderr: process.stderr, setExitCode: () => undefined };
+  const ctx: CliContext = { signal: new AbortController().signal, env, stdout, stderr: process.stderr, setOutcome: () => undefined };
   return { ctx, out: () => out };
 }
 

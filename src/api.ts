@@ -1,0 +1,209 @@
+// The library API: one function per command, typed options (all but the essentials optional,
+// with the CLI's defaults) and typed results. Results say what happened (ok, status, counts);
+// exit codes are the CLI's business (src/cli/exit-codes.ts). Bad input throws UsageError before
+// anything is written or started; other failures throw the classes of src/errors.ts.
+import { resolve } from 'node:path';
+import { DEFAULT_DISTRO, resolveBase, type ResolvedBase, type ResolveBaseOptions } from './base/index.js';
+import { buildImage, type BuildResult } from './builder/index.js';
+import { DEFAULT_JOBS, realDeps } from './ci/defaults.js';
+import { mergeShards, type MergeOptions, type MergeResult } from './ci/merge.js';
+import { runCi, type CiOptions, type CiResult } from './ci/orchestrator.js';
+import { resolveBuildPlan, type BuildFlags } from './config/load.js';
+import { doctor as probeHost, installPackages, type DoctorReport } from './doctor.js';
+import { resolveVmProfile } from './vm/profile.js';
+import { defaultCacheDir } from './paths.js';
+import { silentSink, type EventSink } from './pipeline/events.js';
+import { instanceSshArgs, selectInstance } from './run/connect.js';
+import { RUN_DEFAULTS, runInstance, type RunInstanceOptions, type RunOutcome } from './run/instance.js';
+import { checkInstanceName, checkUserName, DEFAULT_RUN_USER, instanceNameFor } from './run/names.js';
+import { assertNameFree, instancesRoot, listInstances, type InstanceEntry } from './run/state.js';
+import { runAttached } from './tools/exec.js';
+import { resolveImagePaths } from './validate/discover.js';
+import { VALIDATE_DEFAULTS, VALIDATE_HOST_TOOLS, validateImages, type ValidateOptions, type ValidateOutcome } from './validate/index.js';
+
+export type { BuildFlags, BuildResult, CiResult, DoctorReport, EventSink, InstanceEntry, MergeResult, ResolvedBase, RunOutcome, ValidateOptions, ValidateOutcome };
+export type { CiStatus } from './ci/orchestrator.js';
+export type { CiManifest } from './ci/manifest.js';
+export type { RunEvent } from './pipeline/events.js';
+export type { ValidationReport } from './report/model.js';
+export { AbortedError, CommandError, GuestError, PreconditionError, TimeoutError, UsageError, VexfsImageError } from './errors.js';
+
+/** What every job takes: an abort signal, a sink for progress events, the environment and cwd. */
+export interface JobOptions {
+  signal?: AbortSignal;
+  emit?: EventSink;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+const signalOf = (o: JobOptions): AbortSignal => o.signal ?? new AbortController().signal;
+
+export interface BuildOptions extends BuildFlags, JobOptions {}
+
+/** `vexfs-image build`: one image of one variant (flags > env IMAGE_VARIANT/VEXFS_VERSION > vexfs-image.yaml > defaults). */
+export async function build(o: BuildOptions = {}): Promise<BuildResult> {
+  const plan = resolveBuildPlan(o, o.env ?? process.env, o.cwd ?? process.cwd());
+  return buildImage(plan, { signal: signalOf(o), emit: o.emit ?? silentSink });
+}
+
+/** `vexfs-image validate`: the accelerator is found here unless opts.accel says. */
+export async function validate(o: ValidateOptions = {}): Promise<ValidateOutcome> {
+  return validateImages(o);
+}
+
+export interface CiApiOptions extends Partial<Omit<CiOptions, 'validateTimeouts' | 'signal' | 'emit' | 'env' | 'cwd'>>, JobOptions {
+  /** Validation: seconds to SSH-ready, seconds per guest command. */
+  bootTimeoutS?: number;
+  sshTimeoutS?: number;
+}
+
+/** `vexfs-image ci`: every variant built and validated, the artifacts directory, the notification. */
+export async function ci(o: CiApiOptions = {}): Promise<CiResult> {
+  const cwd = o.cwd ?? process.cwd();
+  const tuning = { ...VALIDATE_DEFAULTS, ...(o.bootTimeoutS ? { bootTimeoutS: o.bootTimeoutS } : {}), ...(o.sshTimeoutS ? { sshTimeoutS: o.sshTimeoutS } : {}) };
+  return runCi(
+    {
+      variants: o.variants ?? [],
+      jobs: o.jobs ?? DEFAULT_JOBS,
+      failFast: o.failFast ?? false,
+      artifactsDir: resolve(cwd, o.artifactsDir ?? 'artifacts'),
+      force: o.force ?? false,
+      buildFlags: o.buildFlags ?? {},
+      version: o.version,
+      notifyUrl: o.notifyUrl,
+      hostCpus: o.hostCpus,
+      validateTimeouts: tuning,
+      env: o.env ?? process.env,
+      cwd,
+      signal: signalOf(o),
+      emit: o.emit ?? silentSink,
+    },
+    realDeps(tuning),
+  );
+}
+
+export interface MergeApiOptions extends Partial<Omit<MergeOptions, 'shards' | 'env' | 'cwd' | 'signal' | 'emit'>>, JobOptions {
+  shards: readonly string[];
+}
+
+/** `vexfs-image ci merge`: the artifacts directories of a CI matrix combined into one. */
+export async function mergeCi(o: MergeApiOptions): Promise<MergeResult> {
+  return mergeShards({ ...o, artifactsDir: o.artifactsDir ?? 'artifacts', force: o.force ?? false, verify: o.verify ?? true, env: o.env ?? process.env, cwd: o.cwd ?? process.cwd(), signal: signalOf(o), emit: o.emit ?? silentSink });
+}
+
+export interface BaseOptions extends Partial<ResolveBaseOptions> {
+  /** debian-13 (default), debian-12, ubuntu-24.04, ubuntu-22.04, a path or a URL. */
+  distro?: string;
+}
+
+/** `vexfs-image base`: the base image, built, downloaded or inspected, and cached. */
+export async function base(o: BaseOptions = {}): Promise<ResolvedBase> {
+  return resolveBase(o.distro ?? DEFAULT_DISTRO, { ...o, cacheDir: o.cacheDir ?? defaultCacheDir(o.env) });
+}
+
+export interface ResolvedRun {
+  image: string;
+  name: string;
+  user: string;
+  cacheDir: string;
+}
+
+/** The image path, instance name and user of a run, checked before anything starts. */
+export function resolveRun(image: string, o: { name?: string; imagesDir: string; user: string }, env: NodeJS.ProcessEnv, cwd = process.cwd()): ResolvedRun {
+  const name = o.name !== undefined ? checkInstanceName(o.name) : undefined;
+  const user = checkUserName(o.user);
+  const [path] = resolveImagePaths([image], o.imagesDir, cwd);
+  return { image: path!, name: name ?? instanceNameFor(path!), user, cacheDir: defaultCacheDir(env) };
+}
+
+export interface RunOptions extends Partial<Omit<RunInstanceOptions, 'image' | 'name' | 'user' | 'profile' | 'signal' | 'onReady'>> {
+  memoryMb?: number;
+  cpus?: number;
+  /** An image file, or a name in imagesDir. */
+  image: string;
+  name?: string;
+  imagesDir?: string;
+  user?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  signal?: AbortSignal;
+  onReady: RunInstanceOptions['onReady'];
+}
+
+/** `vexfs-image run`: boots the image on a throw-away overlay; resolves when the guest powers off or the signal aborts. */
+export async function run(o: RunOptions): Promise<RunOutcome> {
+  const env = o.env ?? process.env;
+  const r = resolveRun(o.image, { name: o.name, imagesDir: o.imagesDir ?? VALIDATE_DEFAULTS.imagesDir, user: o.user ?? DEFAULT_RUN_USER }, env, o.cwd);
+  const cacheDir = o.cacheDir ?? r.cacheDir;
+  await assertNameFree(instancesRoot(cacheDir), r.name);
+  const signal = signalOf(o);
+  const { profile } = await resolveVmProfile({
+    memoryMb: o.memoryMb ?? RUN_DEFAULTS.memoryMb,
+    cpus: o.cpus ?? RUN_DEFAULTS.cpus,
+    cacheDir,
+    tools: VALIDATE_HOST_TOOLS,
+    signal,
+  });
+  return runInstance({
+    ...r,
+    cacheDir,
+    profile,
+    network: o.network ?? false,
+    bootTimeoutS: o.bootTimeoutS ?? RUN_DEFAULTS.bootTimeoutS,
+    sshTimeoutS: o.sshTimeoutS ?? RUN_DEFAULTS.sshTimeoutS,
+    shutdownTimeoutS: o.shutdownTimeoutS ?? RUN_DEFAULTS.shutdownTimeoutS,
+    noCleanup: o.noCleanup ?? false,
+    signal,
+    onInfo: o.onInfo,
+    onWarn: o.onWarn,
+    onReady: o.onReady,
+  });
+}
+
+/** The instances started by run (running or stale) under the cache directory. */
+export async function instances(o: { cacheDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<InstanceEntry[]> {
+  return listInstances(instancesRoot(o.cacheDir ?? defaultCacheDir(o.env)));
+}
+
+export interface SshOptions {
+  /** Default: the only running instance. */
+  name?: string;
+  /** Default: a login shell. One word is a remote shell command line; several are quoted each. */
+  command?: readonly string[];
+  tty?: boolean;
+  cacheDir?: string;
+  env?: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+}
+
+/** The system ssh into a running instance, on this process's terminal; resolves with ssh's status. */
+export async function ssh(o: SshOptions = {}): Promise<{ exitCode: number | null; signal: string | null }> {
+  if (o.name !== undefined) checkInstanceName(o.name, 'NAME');
+  const entry = selectInstance(o.name, await instances(o));
+  return runAttached('ssh', instanceSshArgs(entry.state, o.command ?? [], { tty: o.tty }), { signal: o.signal });
+}
+
+export interface DoctorOptions {
+  cacheDir?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Ignore the cached accelerator probe. */
+  refresh?: boolean;
+  /** Install missing Debian packages with apt-get (as root; otherwise onInfo says the command). */
+  install?: boolean;
+  signal?: AbortSignal;
+  onInfo?(message: string): void;
+}
+
+/** `vexfs-image doctor`: the host tools and which accelerator really works. */
+export async function doctor(o: DoctorOptions = {}): Promise<DoctorReport> {
+  const cacheDir = o.cacheDir ?? defaultCacheDir(o.env);
+  const report = await probeHost({ cacheDir, refresh: o.refresh, signal: o.signal });
+  if (!o.install || !report.missingPackages.length) return report;
+  if (process.getuid?.() !== 0) {
+    o.onInfo?.(`not root: run this instead:\n  sudo ${report.installCommand}`);
+    return report;
+  }
+  o.onInfo?.(`installing: ${report.missingPackages.join(' ')}`);
+  await installPackages(report.missingPackages, { signal: o.signal });
+  return probeHost({ cacheDir, refresh: o.refresh, signal: o.signal });
+}
