@@ -25,10 +25,10 @@ if [ "$keep_toolchain" = 0 ] && [ "$#" -gt 0 ]; then
   # Purge only what is installed; patterns like linux-headers-* are expanded by dpkg-query.
   installed=()
   for p in "$@"; do
-    while read -r name; do [ -n "$name" ] && installed+=("$name"); done < <(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' "$p" 2>/dev/null | awk '$1 ~ /^ii/ {print $2}')
+    while read -r name; do [ -n "$name" ] && installed+=("$name"); done < <(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' -- "$p" 2>/dev/null | awk '$1 ~ /^ii/ {print $2}')
   done
   if [ "${#installed[@]}" -gt 0 ]; then
-    apt-get purge -y -q --autoremove "${installed[@]}" >/dev/null
+    apt-get purge -y -q --autoremove -- "${installed[@]}" >/dev/null
   fi
   rm -rf /usr/src/vexfs /root/.cargo
 fi
