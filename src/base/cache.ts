@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { sha256File } from '../tools/hash.js';
 import { acquireLock, type Lock, type LockOptions } from './lock.js';
 import { removeTree } from './safe-remove.js';
+import { assertPlainFileName, unsafeFileNameReason } from './file-name.js';
 
 export const ENTRY_FILE = 'entry.json';
 const LAST_USED_FILE = 'last-used';
@@ -86,7 +87,8 @@ export class BaseCache {
   async readEntry(key: string): Promise<CacheEntry | undefined> {
     try {
       const e = JSON.parse(await readFile(join(this.entryDir(key), ENTRY_FILE), 'utf8')) as CacheEntry;
-      return e.version === 1 && e.key === key ? e : undefined;
+      // An entry.json whose file is "../../x" would point outside the entry: not an entry.
+      return e.version === 1 && e.key === key && typeof e.file === 'string' && !unsafeFileNameReason(e.file) ? e : undefined;
     } catch {
       return undefined;
     }
@@ -154,7 +156,7 @@ export class BaseCache {
    * The caller holds the key's lock.
    */
   async commit(key: string, stagingDir: string, meta: EntryMeta, knownSha256?: string): Promise<CacheEntry> {
-    const image = join(stagingDir, meta.file);
+    const image = join(stagingDir, assertPlainFileName(meta.file, 'the cached image file name'));
     const sha256 = knownSha256 ?? (await sha256File(image));
     const entry: CacheEntry = { version: 1, key, ...meta, sha256, size: (await stat(image)).size, createdAt: new Date().toISOString() };
     await writeFile(join(stagingDir, ENTRY_FILE), `${JSON.stringify(entry, null, 2)}\n`);

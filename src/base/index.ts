@@ -9,6 +9,7 @@ import { imageInfo } from '../tools/qemu-img.js';
 import { BaseCache, type CacheEntry } from './cache.js';
 import { buildDebianBase, debianRecipe, recipeKey, type RecipeOptions } from './debian.js';
 import { downloadVerified, fetchText, type DownloadProgress } from './download.js';
+import { assertPlainFileName } from './file-name.js';
 import { inspectLocalImage } from './local.js';
 import { parseBaseSpec, parseSha256Sums, type BaseSource } from './presets.js';
 import { removeTree } from './safe-remove.js';
@@ -102,6 +103,7 @@ export async function resolveSource(src: BaseSource, opts: ResolveBaseOptions): 
     }
   }
   const expected = sha256;
+  const fileName = assertPlainFileName(src.fileName, 'the downloaded file name');
   const key = `download-${expected.slice(0, 16)}`;
   return cached(
     cache,
@@ -114,9 +116,9 @@ export async function resolveSource(src: BaseSource, opts: ResolveBaseOptions): 
       opts.onInfo?.(`downloading ${src.url}`);
       await downloadVerified(src.url, part, expected, dl);
       // Verified: only now does it get its real name.
-      await rename(part, join(stage, src.fileName));
-      const info = await imageInfo(join(stage, src.fileName), exec);
-      return { meta: { kind: 'download', name: src.name, source: src.url, file: src.fileName, format: info.format, virtualSize: info.virtualSize, info: { upstreamSha256: expected } }, sha256: expected };
+      await rename(part, join(stage, fileName));
+      const info = await imageInfo(join(stage, fileName), exec);
+      return { meta: { kind: 'download', name: src.name, source: src.url, file: fileName, format: info.format, virtualSize: info.virtualSize, info: { upstreamSha256: expected } }, sha256: expected };
     },
     (entry) => entry.sha256 === expected,
   );
