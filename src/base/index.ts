@@ -5,7 +5,7 @@ import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { sha256File } from '../tools/hash.js';
-import { imageInfo } from '../tools/qemu-img.js';
+import { checkImageChain, imageInfo } from '../tools/qemu-img.js';
 import { BaseCache, type CacheEntry } from './cache.js';
 import { buildDebianBase, debianRecipe, recipeKey, type RecipeOptions } from './debian.js';
 import { downloadVerified, fetchText, type DownloadProgress } from './download.js';
@@ -59,7 +59,7 @@ export async function resolveBase(spec: string, opts: ResolveBaseOptions): Promi
 export async function resolveSource(src: BaseSource, opts: ResolveBaseOptions): Promise<ResolvedBase> {
   const exec = { signal: opts.signal, logFile: opts.logFile };
   if (src.kind === 'local') {
-    const img = await inspectLocalImage(src.path, exec);
+    const img = await inspectLocalImage(src.path, { ...exec, cacheDir: opts.cacheDir });
     opts.onInfo?.(`local image ${img.path}: ${img.format}, virtual size ${img.virtualSize} bytes`);
     return { path: img.path, format: img.format, virtualSize: img.virtualSize, digest: `sha256:${await sha256File(img.path)}`, source: img.path, kind: 'local', cached: false };
   }
@@ -117,7 +117,10 @@ export async function resolveSource(src: BaseSource, opts: ResolveBaseOptions): 
       await downloadVerified(src.url, part, expected, dl);
       // Verified: only now does it get its real name.
       await rename(part, join(stage, fileName));
-      const info = await imageInfo(join(stage, fileName), exec);
+      // A downloaded image must stand alone: a backing or data file it names would be a host
+      // file (or a protocol URL) QEMU opens for the guest.
+      const info = await checkImageChain(join(stage, fileName), {}, exec);
+      if (info.chain.length > 1) throw new UsageError(`${src.url} is an overlay with a backing file (${info.backingFile}); a downloaded base must be a standalone image.`);
       return { meta: { kind: 'download', name: src.name, source: src.url, file: fileName, format: info.format, virtualSize: info.virtualSize, info: { upstreamSha256: expected } }, sha256: expected };
     },
     (entry) => entry.sha256 === expected,
