@@ -9,7 +9,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 if [ "$hardening" = 1 ]; then
   echo "==> production hardening"
-  install -D -m 0644 "$files/sshd.conf" /etc/ssh/sshd_config.d/90-vexfs-hardening.conf
+  # In sshd_config itself, above its Include of sshd_config.d: see harden-sshd.sh.
+  bash "$files/harden-sshd.sh" "$files/sshd.conf" /etc/ssh/sshd_config
   install -D -m 0644 "$files/sysctl.conf" /etc/sysctl.d/90-vexfs-hardening.conf
   install -D -m 0644 "$files/50unattended-upgrades-vexfs" /etc/apt/apt.conf.d/50unattended-upgrades-vexfs
   install -D -m 0644 "$files/20auto-upgrades" /etc/apt/apt.conf.d/20auto-upgrades
