@@ -9,7 +9,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 if [ "$hardening" = 1 ]; then
   echo "==> production hardening"
-  install -D -m 0644 "$files/sshd.conf" /etc/ssh/sshd_config.d/90-vexfs-hardening.conf
+  # In sshd_config itself, above its Include of sshd_config.d: see harden-sshd.sh.
+  bash "$files/harden-sshd.sh" "$files/sshd.conf" /etc/ssh/sshd_config
   install -D -m 0644 "$files/sysctl.conf" /etc/sysctl.d/90-vexfs-hardening.conf
   install -D -m 0644 "$files/50unattended-upgrades-vexfs" /etc/apt/apt.conf.d/50unattended-upgrades-vexfs
   install -D -m 0644 "$files/20auto-upgrades" /etc/apt/apt.conf.d/20auto-upgrades
@@ -25,10 +26,10 @@ if [ "$keep_toolchain" = 0 ] && [ "$#" -gt 0 ]; then
   # Purge only what is installed; patterns like linux-headers-* are expanded by dpkg-query.
   installed=()
   for p in "$@"; do
-    while read -r name; do [ -n "$name" ] && installed+=("$name"); done < <(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' "$p" 2>/dev/null | awk '$1 ~ /^ii/ {print $2}')
+    while read -r name; do [ -n "$name" ] && installed+=("$name"); done < <(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' -- "$p" 2>/dev/null | awk '$1 ~ /^ii/ {print $2}')
   done
   if [ "${#installed[@]}" -gt 0 ]; then
-    apt-get purge -y -q --autoremove "${installed[@]}" >/dev/null
+    apt-get purge -y -q --autoremove -- "${installed[@]}" >/dev/null
   fi
   rm -rf /usr/src/vexfs /root/.cargo
 fi

@@ -1,14 +1,16 @@
 // The base-image cache: <cacheDir>/bases/<key>/ holds one image and entry.json. Keys are
 // content keys (a recipe hash for built bases, the upstream SHA-256 for downloads). Entries
 // are assembled in .tmp/ and renamed into place, so a reader never sees half an entry; a
-// per-key lock stops two runs doing the same work; an entry whose image no longer hashes to
-// its recorded digest is discarded, never used.
+// per-key lock (lock.ts: released by the kernel when its holder dies) stops two runs doing the
+// same work, and its shared mode marks an entry in use by builds so prune leaves it; an entry
+// whose image no longer hashes to its recorded digest is discarded, never used.
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256File } from '../tools/hash.js';
 import { acquireLock, type Lock, type LockOptions } from './lock.js';
 import { removeTree } from './safe-remove.js';
+import { assertPlainFileName, unsafeFileNameReason } from './file-name.js';
 
 export const ENTRY_FILE = 'entry.json';
 const LAST_USED_FILE = 'last-used';
@@ -66,8 +68,10 @@ export class BaseCache {
     return join(this.dir, key);
   }
 
+  /** A file locked with OFD locks (lock.ts). Not the old ".lock" name: those were directories. */
   lockPath(key: string): string {
-    return join(this.dir, '.locks', `${key}.lock`);
+    if (!isValidKey(key)) throw new Error(`invalid cache key ${JSON.stringify(key)}`);
+    return join(this.dir, '.locks', `${key}.flock`);
   }
 
   /** Where interrupted downloads wait to be resumed, by expected digest. */
@@ -75,6 +79,7 @@ export class BaseCache {
     return join(this.dir, '.partial', `${sha256}.part`);
   }
 
+  /** The key's exclusive lock (making, replacing or removing the entry), unless opts.mode says shared. */
   async lock(key: string, opts: LockOptions = {}): Promise<Lock> {
     return acquireLock(this.lockPath(key), opts);
   }
@@ -83,10 +88,20 @@ export class BaseCache {
     return acquireLock(this.lockPath(key), { ...opts, timeoutMs: 0 });
   }
 
+  /**
+   * A shared lock that marks the entry in use (a build's overlay is backed by it): prune and
+   * rebuilds, which need the exclusive lock, leave it alone until this is released or the
+   * process dies. Several builds hold it at once.
+   */
+  async holdInUse(key: string, opts: Omit<LockOptions, 'mode'> = {}): Promise<Lock> {
+    return acquireLock(this.lockPath(key), { ...opts, mode: 'shared' });
+  }
+
   async readEntry(key: string): Promise<CacheEntry | undefined> {
     try {
       const e = JSON.parse(await readFile(join(this.entryDir(key), ENTRY_FILE), 'utf8')) as CacheEntry;
-      return e.version === 1 && e.key === key ? e : undefined;
+      // An entry.json whose file is "../../x" would point outside the entry: not an entry.
+      return e.version === 1 && e.key === key && typeof e.file === 'string' && !unsafeFileNameReason(e.file) ? e : undefined;
     } catch {
       return undefined;
     }
@@ -100,12 +115,12 @@ export class BaseCache {
    * The entry for key if it is complete and its image still hashes to the recorded digest.
    * A damaged entry is removed (hold the key's lock when calling this) and undefined returned.
    */
-  async lookup(key: string, opts: { onInfo?: (msg: string) => void } = {}): Promise<CacheEntry | undefined> {
+  async lookup(key: string, opts: { onInfo?: (msg: string) => void; /** false: report a damaged entry as missing but leave it (a shared lock is not enough to remove it). */ discard?: boolean } = {}): Promise<CacheEntry | undefined> {
     const dir = this.entryDir(key);
     const entry = await this.readEntry(key);
     if (!entry) {
       // A directory without a readable entry.json is debris from an older layout or a crash.
-      if (await exists(dir)) await this.discard(key, 'no valid entry.json', opts.onInfo);
+      if (opts.discard !== false && (await exists(dir))) await this.discard(key, 'no valid entry.json', opts.onInfo);
       return undefined;
     }
     let problem: string | undefined;
@@ -120,7 +135,7 @@ export class BaseCache {
       problem = `image missing (${(e as Error).message})`;
     }
     if (problem) {
-      await this.discard(key, problem, opts.onInfo);
+      if (opts.discard !== false) await this.discard(key, problem, opts.onInfo);
       return undefined;
     }
     await this.touch(key);
@@ -154,7 +169,7 @@ export class BaseCache {
    * The caller holds the key's lock.
    */
   async commit(key: string, stagingDir: string, meta: EntryMeta, knownSha256?: string): Promise<CacheEntry> {
-    const image = join(stagingDir, meta.file);
+    const image = join(stagingDir, assertPlainFileName(meta.file, 'the cached image file name'));
     const sha256 = knownSha256 ?? (await sha256File(image));
     const entry: CacheEntry = { version: 1, key, ...meta, sha256, size: (await stat(image)).size, createdAt: new Date().toISOString() };
     await writeFile(join(stagingDir, ENTRY_FILE), `${JSON.stringify(entry, null, 2)}\n`);
@@ -210,7 +225,7 @@ export class BaseCache {
       if (!why) continue;
       const lock = await this.tryLock(e.key, { purpose: 'prune' });
       if (!lock) {
-        result.skipped.push({ key: e.key, reason: 'in use (locked)' });
+        result.skipped.push({ key: e.key, reason: 'in use by a running build or base job (locked)' });
         continue;
       }
       try {
@@ -241,9 +256,20 @@ export class BaseCache {
         const p = join(this.dir, '.partial', name);
         const st = await stat(p).catch(() => undefined);
         if (!st || (!opts.all && now - st.mtimeMs <= (opts.olderThanMs ?? 0))) continue;
-        if (!opts.dryRun) await rm(p, { force: true });
-        result.removed.push({ key: `.partial/${name}`, reason: 'interrupted download', bytes: st.size });
-        result.freedBytes += st.size;
+        // A download in progress holds its key's lock (the key is made from the same digest).
+        const key = /^[0-9a-f]{64}\.part$/.test(name) ? `download-${name.slice(0, 16)}` : undefined;
+        const lock = key ? await this.tryLock(key, { purpose: 'prune' }) : undefined;
+        if (key && !lock) {
+          result.skipped.push({ key: `.partial/${name}`, reason: 'a download in progress (locked)' });
+          continue;
+        }
+        try {
+          if (!opts.dryRun) await rm(p, { force: true });
+          result.removed.push({ key: `.partial/${name}`, reason: 'interrupted download', bytes: st.size });
+          result.freedBytes += st.size;
+        } finally {
+          await lock?.release();
+        }
       }
     }
     return result;

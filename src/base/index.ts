@@ -5,10 +5,12 @@ import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { sha256File } from '../tools/hash.js';
-import { imageInfo } from '../tools/qemu-img.js';
+import { checkImageChain, imageInfo } from '../tools/qemu-img.js';
 import { BaseCache, type CacheEntry } from './cache.js';
+import type { Lock } from './lock.js';
 import { buildDebianBase, debianRecipe, recipeKey, type RecipeOptions } from './debian.js';
 import { downloadVerified, fetchText, type DownloadProgress } from './download.js';
+import { assertPlainFileName } from './file-name.js';
 import { inspectLocalImage } from './local.js';
 import { parseBaseSpec, parseSha256Sums, type BaseSource } from './presets.js';
 import { removeTree } from './safe-remove.js';
@@ -16,6 +18,7 @@ import { removeTree } from './safe-remove.js';
 export { BaseCache } from './cache.js';
 export { DEFAULT_DISTRO, PRESET_NAMES, parseBaseSpec } from './presets.js';
 export type { DownloadProgress } from './download.js';
+export type { Lock } from './lock.js';
 
 export interface ResolveBaseOptions {
   cacheDir: string;
@@ -30,6 +33,12 @@ export interface ResolveBaseOptions {
   rebuild?: boolean;
   env?: NodeJS.ProcessEnv;
   debian?: RecipeOptions;
+  /**
+   * Return with the base's shared "in use" lock held (ResolvedBase.inUse): a build passes true and
+   * releases it when it ends, so `cache prune` and rebuilds leave the base its overlay is backed
+   * by alone. Without it, the lock is released before resolveBase returns.
+   */
+  hold?: boolean;
   /** Download retries (tests lower it). */
   retries?: number;
   retryDelayMs?: number;
@@ -47,6 +56,8 @@ export interface ResolvedBase {
   /** True when it came from the cache without building or downloading. */
   cached: boolean;
   cacheKey?: string;
+  /** With opts.hold, a cached base's shared lock: release it (or `await using`) when done with the base. */
+  inUse?: Lock;
 }
 
 export async function resolveBase(spec: string, opts: ResolveBaseOptions): Promise<ResolvedBase> {
@@ -58,7 +69,7 @@ export async function resolveBase(spec: string, opts: ResolveBaseOptions): Promi
 export async function resolveSource(src: BaseSource, opts: ResolveBaseOptions): Promise<ResolvedBase> {
   const exec = { signal: opts.signal, logFile: opts.logFile };
   if (src.kind === 'local') {
-    const img = await inspectLocalImage(src.path, exec);
+    const img = await inspectLocalImage(src.path, { ...exec, cacheDir: opts.cacheDir });
     opts.onInfo?.(`local image ${img.path}: ${img.format}, virtual size ${img.virtualSize} bytes`);
     return { path: img.path, format: img.format, virtualSize: img.virtualSize, digest: `sha256:${await sha256File(img.path)}`, source: img.path, kind: 'local', cached: false };
   }
@@ -102,6 +113,7 @@ export async function resolveSource(src: BaseSource, opts: ResolveBaseOptions): 
     }
   }
   const expected = sha256;
+  const fileName = assertPlainFileName(src.fileName, 'the downloaded file name');
   const key = `download-${expected.slice(0, 16)}`;
   return cached(
     cache,
@@ -114,9 +126,12 @@ export async function resolveSource(src: BaseSource, opts: ResolveBaseOptions): 
       opts.onInfo?.(`downloading ${src.url}`);
       await downloadVerified(src.url, part, expected, dl);
       // Verified: only now does it get its real name.
-      await rename(part, join(stage, src.fileName));
-      const info = await imageInfo(join(stage, src.fileName), exec);
-      return { meta: { kind: 'download', name: src.name, source: src.url, file: src.fileName, format: info.format, virtualSize: info.virtualSize, info: { upstreamSha256: expected } }, sha256: expected };
+      await rename(part, join(stage, fileName));
+      // A downloaded image must stand alone: a backing or data file it names would be a host
+      // file (or a protocol URL) QEMU opens for the guest.
+      const info = await checkImageChain(join(stage, fileName), {}, exec);
+      if (info.chain.length > 1) throw new UsageError(`${src.url} is an overlay with a backing file (${info.backingFile}); a downloaded base must be a standalone image.`);
+      return { meta: { kind: 'download', name: src.name, source: src.url, file: fileName, format: info.format, virtualSize: info.virtualSize, info: { upstreamSha256: expected } }, sha256: expected };
     },
     (entry) => entry.sha256 === expected,
   );
@@ -125,8 +140,11 @@ export async function resolveSource(src: BaseSource, opts: ResolveBaseOptions): 
 type Produce = (stage: string) => Promise<{ meta: Parameters<BaseCache['commit']>[2]; sha256?: string }>;
 
 /**
- * The cached entry for key, or produce() it under the key's lock. A second run waiting on the
- * lock finds the entry made by the first and returns at once.
+ * The cached entry for key, or produce() it under the key's exclusive lock. A valid entry is
+ * found under the shared lock, so builds that use the same base do not wait for each other; a
+ * second run waiting on the exclusive lock finds the entry made by the first and returns at once.
+ * With opts.hold the shared lock is kept and returned (an exclusive one is downgraded to it
+ * without letting go, so prune can never slip in between).
  */
 async function cached(
   cache: BaseCache,
@@ -137,15 +155,31 @@ async function cached(
   produce: Produce,
   accept: (e: CacheEntry) => boolean = () => true,
 ): Promise<ResolvedBase> {
-  const lock = await cache.lock(key, {
-    signal: opts.signal,
-    purpose: `resolve ${source}`,
-    onWait: (o) => opts.onInfo?.(`waiting for another vexfs-image${o ? ` (pid ${o.pid})` : ''} working on ${key}`),
-  });
+  const onWait = (o: { pid: number } | undefined): void => opts.onInfo?.(`waiting for another vexfs-image${o ? ` (pid ${o.pid})` : ''} working on ${key}`);
+  const finish = async (lock: Lock, entry: CacheEntry, wasCached: boolean): Promise<ResolvedBase> => {
+    if (!opts.hold) {
+      await lock.release();
+      return toResolved(cache, entry, kind, wasCached);
+    }
+    await lock.downgrade();
+    return { ...toResolved(cache, entry, kind, wasCached), inUse: lock };
+  };
+  if (!opts.rebuild) {
+    const shared = await cache.lock(key, { mode: 'shared', signal: opts.signal, purpose: `use ${source}`, onWait });
+    try {
+      const entry = await cache.lookup(key, { onInfo: opts.onInfo, discard: false });
+      if (entry && accept(entry)) return await finish(shared, entry, true);
+    } catch (e) {
+      await shared.release();
+      throw e;
+    }
+    await shared.release();
+  }
+  const lock = await cache.lock(key, { signal: opts.signal, purpose: `resolve ${source}`, onWait });
   try {
     let entry = opts.rebuild ? undefined : await cache.lookup(key, { onInfo: opts.onInfo });
     if (entry && !accept(entry)) entry = undefined;
-    if (entry) return toResolved(cache, entry, kind, true);
+    if (entry) return await finish(lock, entry, true);
     const stage = await cache.stage(key);
     try {
       const { meta, sha256 } = await produce(stage);
@@ -153,9 +187,10 @@ async function cached(
     } finally {
       await removeTree(stage).catch(() => undefined); // gone already after a successful commit
     }
-    return toResolved(cache, entry, kind, false);
-  } finally {
+    return await finish(lock, entry, false);
+  } catch (e) {
     await lock.release();
+    throw e;
   }
 }
 

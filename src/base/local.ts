@@ -1,8 +1,9 @@
 // A local disk image given as --distro PATH: inspected with `qemu-img info`, never written.
-// (QEMU opens it read-only as the backing file of the build's overlay.)
+// (QEMU opens it read-only as the backing file of the build's overlay, so its own backing chain
+// is checked too: a qcow2 backed by /etc/shadow would hand that file to the guest.)
 import { open, realpath, stat } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
-import { imageInfo, type ImageInfo } from '../tools/qemu-img.js';
+import { checkImageChain, type CheckedImage } from '../tools/qemu-img.js';
 import type { ExecOptions } from '../tools/exec.js';
 
 export const DISK_FORMATS = ['qcow2', 'raw', 'vmdk', 'vdi', 'vhdx', 'vpc', 'qed'] as const;
@@ -19,11 +20,10 @@ export async function hasBootSignature(path: string): Promise<boolean> {
   }
 }
 
-export interface LocalImage extends ImageInfo {
-  path: string;
-}
+export type LocalImage = CheckedImage;
 
-export async function inspectLocalImage(path: string, opts: ExecOptions = {}): Promise<LocalImage> {
+/** opts.cacheDir: the tool's cache, where backing files may live besides the image's own directory. */
+export async function inspectLocalImage(path: string, opts: ExecOptions & { cacheDir?: string } = {}): Promise<LocalImage> {
   let abs: string;
   try {
     abs = await realpath(path);
@@ -32,12 +32,13 @@ export async function inspectLocalImage(path: string, opts: ExecOptions = {}): P
   }
   const st = await stat(abs);
   if (!st.isFile()) throw new UsageError(`base image ${path} is not a regular file`);
-  const info = await imageInfo(abs, opts);
+  const { cacheDir, ...exec } = opts;
+  const info = await checkImageChain(abs, { cacheDir }, exec);
   if (!(DISK_FORMATS as readonly string[]).includes(info.format)) {
     throw new UsageError(`${path} is a ${info.format} file, not a disk image format QEMU boots (${DISK_FORMATS.join(', ')})`);
   }
   if (info.format === 'raw' && !(await hasBootSignature(abs))) {
     throw new UsageError(`${path} is not a disk image: qemu-img reads it as raw bytes and it has no partition table or boot sector`);
   }
-  return { ...info, path: abs };
+  return info;
 }

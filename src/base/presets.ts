@@ -1,7 +1,7 @@
 // What `--distro` names: a built Debian preset, a downloaded cloud image (Ubuntu preset or any
 // URL), or a local disk image. Parsing is pure and unit-tested.
-import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
+import { urlFileName } from './file-name.js';
 
 export interface DebianPreset {
   name: string;
@@ -70,8 +70,7 @@ export function parseBaseSpec(spec: string, opts: ParseOptions = {}): BaseSource
     } catch {
       throw new UsageError(`not a valid URL: ${spec}`);
     }
-    const fileName = decodeURIComponent(basename(u.pathname));
-    if (!fileName) throw new UsageError(`the URL ${spec} does not name a file`);
+    const fileName = urlFileName(u, spec);
     const checksumsUrl = sha256 ? undefined : new URL('SHA256SUMS', u).toString();
     return { kind: 'download', name: spec, url: u.toString(), fileName, checksumsUrl, sha256 };
   }

@@ -16,6 +16,7 @@ import { readChecksums, verifyChecksums, writeChecksums, type ChecksumEntry } fr
 import { CI_MANIFEST_SCHEMA, readManifest, writeManifest, type CiManifest, type ImageRecord, type StageRecord } from './manifest.js';
 import { buildPayload, notify as defaultNotify } from './notify.js';
 import { writeReports, type ReportFiles } from './reports.js';
+import { checkShardTree } from './shard-files.js';
 
 export interface MergeOptions {
   shards: readonly string[];
@@ -105,6 +106,7 @@ export async function mergeShards(opts: MergeOptions): Promise<MergeResult> {
 
   const shards: Shard[] = [];
   for (const d of dirs) {
+    if (existsSync(d)) await checkShardTree(d);
     try {
       shards.push(await readShard(d));
     } catch (e) {

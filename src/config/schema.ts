@@ -2,12 +2,15 @@
 // published JSON Schema (schema/vexfs-image.schema.json) is generated from it.
 import { z } from 'zod';
 import { VARIANT_RE, VERSION_RE } from './names.js';
+import { DEBIAN_PACKAGE_RE, DPKG_PATTERN_RE, PACKAGE_NAME_RULE, PACKAGE_PATTERN_RULE } from './package-names.js';
+
+const PackageName = z.string().regex(DEBIAN_PACKAGE_RE, PACKAGE_NAME_RULE);
 
 export const VariantSchema = z
   .object({
     description: z.string().optional(),
     /** Extra Debian packages installed for this variant, on top of the base packages. */
-    packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]*$/, 'a Debian package name')).default([]),
+    packages: z.array(PackageName).default([]),
     /** Keep the build toolchain (compilers, headers) in the final image. */
     keep_toolchain: z.boolean().default(false),
     /** Drop documentation, man pages and caches for the smallest image. */
@@ -167,14 +170,14 @@ export const ConfigFileSchema = z
     timeout: z.number().int().positive().optional(),
     build_command: z.string().optional(),
     /** Packages every variant installs (build toolchain and kernel headers). */
-    base_packages: z.array(z.string()).optional(),
+    base_packages: z.array(PackageName).optional(),
     /**
      * Install base_packages and the variant's packages into a Debian base built here (mmdebstrap on
      * the host, cached per package set) instead of with apt inside the emulated build VM.
      */
     preinstall_packages: z.boolean().optional(),
     /** Packages (dpkg-query patterns) purged after the build unless the variant keeps the toolchain. */
-    toolchain_packages: z.array(z.string()).optional(),
+    toolchain_packages: z.array(z.string().regex(DPKG_PATTERN_RE, PACKAGE_PATTERN_RULE)).optional(),
     variants: z.record(z.string().regex(VARIANT_RE, `a variant name matching ${VARIANT_RE.source}`), VariantSchema).optional(),
     checks: z.array(CheckSchema).optional(),
   })

@@ -2,6 +2,8 @@
 // is pure and unit-tested; running it needs root (mmdebstrap's "root" mode: bind mounts in the
 // chroot, no loop devices).
 import { run, type ExecOptions } from './exec.js';
+import { checkPackageNames } from '../config/package-names.js';
+import { UsageError } from '../errors.js';
 
 export interface MmdebstrapSpec {
   suite: string;
@@ -20,6 +22,13 @@ export interface MmdebstrapSpec {
 }
 
 export function mmdebstrapArgs(spec: MmdebstrapSpec): string[] {
+  // Defence in depth (the config schema refuses these first): mmdebstrap hands --include to apt
+  // as root, so a "-o..." entry would become apt configuration, and a ',' would split one entry
+  // into several. The suite and target are positional: one starting with '-' would be an option.
+  checkPackageNames(spec.packages, 'the packages for mmdebstrap --include');
+  for (const [what, v] of [['suite', spec.suite], ['target', spec.target]] as const) {
+    if (!v || v.startsWith('-')) throw new UsageError(`invalid mmdebstrap ${what} ${JSON.stringify(v)}: it must not be empty or start with '-'.`);
+  }
   const a = ['--mode=root', `--variant=${spec.variant}`, `--architectures=${spec.architecture ?? 'amd64'}`];
   // The host is amd64 too: no foreign-architecture (qemu-user) checks.
   a.push('--skip=check/qemu');

@@ -1,11 +1,9 @@
-// The base cache: content keys, atomic commits, digest checks, the cross-process lock, prune.
+// The base cache: content keys, atomic commits, digest checks, prune (the lock: lock.test.ts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BaseCache, type EntryMeta } from '../../../src/base/cache.js';
-import { acquireLock, readOwner, staleReason } from '../../../src/base/lock.js';
-import { run } from '../../../src/tools/exec.js';
 import { tempDir } from '../../helpers/fs.js';
 
 const meta: EntryMeta = { kind: 'download', name: 'test', source: 'http://x/y.img', file: 'y.img', format: 'qcow2', virtualSize: 1024 };
@@ -77,7 +75,7 @@ describe('BaseCache', () => {
 
     const r = await cache.prune({ olderThanMs: 30 * 86_400_000 });
     assert.deepEqual(r.removed.map((x) => x.key).sort(), ['.tmp/dead.1234abcd', 'old']);
-    assert.deepEqual(r.skipped, [{ key: 'busy', reason: 'in use (locked)' }]);
+    assert.deepEqual(r.skipped, [{ key: 'busy', reason: 'in use by a running build or base job (locked)' }]);
     assert.ok(r.freedBytes > 0);
     await held.release();
 
@@ -94,85 +92,5 @@ describe('BaseCache', () => {
     const r = await cache.prune({ verify: true });
     assert.deepEqual(r.removed.map((x) => x.key), ['bad']);
     assert.match(r.removed[0]?.reason ?? '', /digest mismatch/);
-  });
-});
-
-describe('lock', () => {
-  test('a second holder waits until the first releases', async () => {
-    const dir = tempDir();
-    const path = join(dir, 'k.lock');
-    const a = await acquireLock(path);
-    let waited = false;
-    const order: string[] = [];
-    const b = acquireLock(path, { pollMs: 10, onWait: () => (waited = true) }).then((l) => {
-      order.push('b');
-      return l;
-    });
-    await new Promise((r) => setTimeout(r, 100));
-    order.push('a-release');
-    await a.release();
-    const lb = await b;
-    assert.ok(waited);
-    assert.deepEqual(order, ['a-release', 'b']);
-    assert.equal((await readOwner(path))?.token, lb.owner.token);
-    await lb.release();
-    await lb.release(); // twice is fine
-    assert.equal(existsSync(path), false);
-  });
-
-  test('timeout 0 is a try-lock; a timeout names the holder', async () => {
-    const path = join(tempDir(), 'k.lock');
-    const a = await acquireLock(path);
-    assert.equal(await acquireLock(path, { timeoutMs: 0 }), undefined);
-    await assert.rejects(acquireLock(path, { timeoutMs: 50, pollMs: 10 }), new RegExp(`held by pid ${process.pid}`));
-    await a.release();
-  });
-
-  test('a lock held by a dead process is taken over', async () => {
-    const path = join(tempDir(), 'k.lock');
-    // A real process that has exited: its pid is free.
-    const r = await run('sh', ['-c', 'echo $$']);
-    const deadPid = Number(r.stdout.trim());
-    mkdirSync(path);
-    writeFileSync(join(path, 'owner.json'), JSON.stringify({ pid: deadPid, host: (await import('node:os')).hostname(), token: 't', since: '' }));
-    assert.match((await staleReason(path, 60_000)) ?? '', /is gone/);
-    const l = await acquireLock(path, { timeoutMs: 1000 });
-    assert.equal(l.owner.pid, process.pid);
-    await l.release();
-  });
-
-  test('a lock without heartbeat is stale; a fresh one is not', async () => {
-    const path = join(tempDir(), 'k.lock');
-    const a = await acquireLock(path);
-    assert.equal(await staleReason(path, 60_000), undefined);
-    assert.match((await staleReason(path, 60_000, Date.now() + 120_000)) ?? '', /no heartbeat/);
-    await a.release();
-  });
-
-  test('abort while waiting', async () => {
-    const path = join(tempDir(), 'k.lock');
-    const a = await acquireLock(path);
-    const ac = new AbortController();
-    const p = acquireLock(path, { signal: ac.signal, pollMs: 10 });
-    setTimeout(() => ac.abort(), 30);
-    await assert.rejects(p, { name: 'AbortedError' });
-    await a.release();
-  });
-
-  test('concurrent processes: exactly one holds the lock at a time', async () => {
-    const dir = tempDir();
-    const path = join(dir, 'k.lock');
-    const log = join(dir, 'log');
-    const script = `
-      import { acquireLock } from ${JSON.stringify(new URL('../../../src/base/lock.ts', import.meta.url).pathname)};
-      import { appendFileSync } from 'node:fs';
-      const l = await acquireLock(${JSON.stringify(path)}, { pollMs: 5 });
-      appendFileSync(${JSON.stringify(log)}, 'in\\n');
-      await new Promise((r) => setTimeout(r, 30));
-      appendFileSync(${JSON.stringify(log)}, 'out\\n');
-      await l.release();`;
-    await Promise.all(Array.from({ length: 4 }, () => run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeoutMs: 60_000 })));
-    const lines = (await import('node:fs')).readFileSync(log, 'utf8').trim().split('\n');
-    assert.deepEqual(lines, Array.from({ length: 4 }, () => ['in', 'out']).flat());
   });
 });

@@ -57,7 +57,7 @@ test('POSTs JSON with a Slack-compatible text field and the structured summary',
   assert.deepEqual(body.variants.map((v: { variant: string }) => v.variant), ['minimal', 'production']);
   assert.equal(body.variants[0].checks, '20/20');
   // The secret path of the webhook never ends up in records or logs.
-  assert.ok(!rec.url.includes('secret'));
+  assert.ok(!rec.url.includes('secret') && !rec.url.includes('T000'));
 });
 
 test('an HTTP error is reported (with the body), 5xx retried once, 4xx not', async () => {
@@ -94,7 +94,64 @@ test('no server, a bad URL, a server that never answers: reported, never thrown'
   assert.match(slow.error!, /no answer within 0.2 s/);
 });
 
-test('redactUrl keeps scheme and host only', () => {
-  assert.equal(redactUrl('https://hooks.slack.com/services/T/B/XYZ'), 'https://hooks.slack.com/…');
+test('redactUrl keeps scheme, host, port and common webhook words; userinfo, other segments and query values are hidden', () => {
+  assert.equal(redactUrl('https://hooks.slack.com/services/T/B/XYZ'), 'https://hooks.slack.com/services/***/***/***');
+  assert.equal(redactUrl('https://discord.com/api/webhooks/1234567/abcDEF_ghi'), 'https://discord.com/api/webhooks/***/***');
+  assert.equal(redactUrl('https://user:pa55@ci.example:8443/v2/hooks/mytopic?token=s3cret&room=ops#frag'), 'https://***@ci.example:8443/v2/hooks/***?token=***&room=***');
+  assert.equal(redactUrl('https://ntfy.example/mytopic'), 'https://ntfy.example/***');
   assert.equal(redactUrl('not a url'), '(invalid URL)');
+});
+
+/** A server that answers every request with the given status and headers, counting what it got. */
+async function redirector(answer: (n: number) => { status: number; headers?: Record<string, string>; body?: string }): Promise<{ origin: string; got: Received[] }> {
+  const got: Received[] = [];
+  const srv = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      got.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+      const a = answer(got.length);
+      res.writeHead(a.status, a.headers ?? {});
+      res.end(a.body ?? '');
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  after(() => srv.close());
+  return { origin: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, got };
+}
+
+test('a 307 to another host is not followed: the body never reaches it', async () => {
+  const other = await redirector(() => ({ status: 200 }));
+  const hook = await redirector(() => ({ status: 307, headers: { location: `${other.origin}/steal` } }));
+  const rec = await notify(`${hook.origin}/hooks/tok3n`, { text: 'secret summary' }, { retryDelayMs: 10 });
+  assert.equal(rec.ok, false);
+  assert.match(rec.error!, /redirect to another origin .*not followed/);
+  assert.equal(hook.got.length, 1, 'not retried either');
+  assert.equal(other.got.length, 0);
+});
+
+test('same-origin 307/308 redirects are followed with the body, at most 3; a 302 is not', async () => {
+  const hook = await redirector((n) => (n < 3 ? { status: n === 1 ? 307 : 308, headers: { location: `/hooks/next${n}` } } : { status: 200 }));
+  const rec = await notify(`${hook.origin}/hooks/start`, { text: 'x' });
+  assert.equal(rec.ok, true);
+  assert.deepEqual(hook.got.map((g) => [g.method, g.url, g.body]), [['POST', '/hooks/start', '{"text":"x"}'], ['POST', '/hooks/next1', '{"text":"x"}'], ['POST', '/hooks/next2', '{"text":"x"}']]);
+  const loop = await redirector(() => ({ status: 307, headers: { location: '/again' } }));
+  const l = await notify(`${loop.origin}/x`, { text: 'x' });
+  assert.match(l.error!, /more than 3 redirects/);
+  assert.equal(loop.got.length, 4);
+  const found = await redirector(() => ({ status: 302, headers: { location: '/elsewhere' } }));
+  assert.match((await notify(`${found.origin}/x`, { text: 'x' })).error!, /HTTP 302 redirect: not followed/);
+  assert.equal(found.got.length, 1);
+});
+
+test('secrets are out of the record even when the endpoint echoes the URL and the answer is huge', async () => {
+  const hook = await redirector(() => ({ status: 400, body: `bad request for ${'x'.repeat(10)} /hooks/Zq9secretTOKEN123?key=hunter2pass user s3cretpw ${'y'.repeat(1_000_000)}` }));
+  const url = `${hook.origin.replace('http://', 'http://alice:s3cretpw@')}/hooks/Zq9secretTOKEN123?key=hunter2pass`;
+  const rec = await notify(url, { text: 'x' });
+  const text = JSON.stringify(rec);
+  for (const secret of ['Zq9secretTOKEN123', 'hunter2pass', 's3cretpw', 'alice']) assert.ok(!text.includes(secret), `${secret} in ${text.slice(0, 400)}`);
+  assert.match(rec.error!, /^HTTP 400 Bad Request: bad request for x+ \/hooks\/\*\*\*\?key=\*\*\*/);
+  assert.ok(rec.error!.length < 300);
+  assert.equal(rec.url, `${hook.origin.replace('http://', 'http://***@')}/hooks/***?key=***`);
+  assert.equal(hook.got[0]!.headers.authorization, `Basic ${Buffer.from('alice:s3cretpw').toString('base64')}`, 'user:password sent as Basic auth');
 });
