@@ -47,6 +47,7 @@ export function newBuildContext(plan: Readonly<BuildPlan>, profile: VmProfile, n
     name: `vexfs-build-${plan.variantName}`,
     profile,
     dir: vmDir,
+    cacheDir: plan.cacheDir,
     user: BUILD_USER,
     seed: buildSeed(plan, now),
     diskSizeBytes: plan.diskSizeBytes,

@@ -11,7 +11,7 @@ import type { EventSink } from '../pipeline/events.js';
 import { runSteps } from '../pipeline/runner.js';
 import type { Step } from '../pipeline/step.js';
 import { stripControl } from '../report/model.js';
-import { imageInfo } from '../tools/qemu-img.js';
+import { checkImageChain } from '../tools/qemu-img.js';
 import { accessSeedStep, bootStep, newSession, overlayStep, waitCloudInitStep, waitSshStep } from '../vm/index.js';
 import { type RunContext, type RunInstanceOptions, type RunOutcome } from './context.js';
 import { hostnameFor } from './names.js';
@@ -41,8 +41,9 @@ function stamp(d = new Date()): string {
 export async function runInstance(o: RunInstanceOptions): Promise<RunOutcome> {
   const info = (m: string): void => o.onInfo?.(m);
   const warn = (m: string): void => (o.onWarn ?? info)(m);
-  // Before anything is created: an unreadable image is a usage error (exit 2).
-  const format = (await imageInfo(o.image, { signal: o.signal })).format;
+  // Before anything is created: an unreadable image, or one whose backing chain leaves its
+  // directory and the cache, is a usage error (exit 2).
+  const { format } = await checkImageChain(o.image, { cacheDir: o.cacheDir }, { signal: o.signal });
 
   const root = instancesRoot(o.cacheDir);
   const dir = join(root, o.name);
@@ -72,6 +73,7 @@ export async function runInstance(o: RunInstanceOptions): Promise<RunOutcome> {
     name: `${o.name}-run`,
     profile: o.profile,
     dir,
+    cacheDir: o.cacheDir,
     user: o.user,
     seed: (publicKey) => runSeed(publicKey, { user: o.user, hostname: hostnameFor(o.name) }),
     bootTimeoutMs: o.bootTimeoutS * 1000,

@@ -16,6 +16,8 @@ export interface ValidateImageOptions {
   profile: VmProfile;
   /** Give the guest the host's network (default: none beyond the SSH forward). */
   network?: boolean;
+  /** The tool's cache: an image's backing files may live there. */
+  cacheDir?: string;
   /** Parent of the per-image work directories (default: a fresh directory under $TMPDIR). */
   workDir?: string;
   noCleanup: boolean;

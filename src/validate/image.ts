@@ -52,6 +52,7 @@ function newValidateContext(target: ImageTarget, opts: ValidateImageOptions, dir
     name: `${target.name}-validation`,
     profile: opts.profile,
     dir,
+    ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
     user: VALIDATION_USER,
     seed: (publicKey) => validationSeed(publicKey),
     bootTimeoutMs: opts.bootTimeoutS * 1000,

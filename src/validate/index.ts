@@ -8,6 +8,7 @@ import type { EventSink } from '../pipeline/events.js';
 import { runPool } from '../pipeline/pool.js';
 import { buildReport, type CheckResult, type ImageResult, type ValidationReport } from '../report/model.js';
 import { REPORT_FORMATS, writeReports, type ReportFormat } from '../report/write.js';
+import { checkImageChain } from '../tools/qemu-img.js';
 import { resolveVmProfile, type VmProfile } from '../vm/profile.js';
 import { loadBuiltinChecks, mergeChecks } from './checks.js';
 import { identifyImage, resolveImagePaths, type ImageTarget } from './discover.js';
@@ -91,6 +92,8 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
   const paths = resolveImagePaths(opts.images ?? [], imagesDir, cwd);
   const targets = paths.map((p) => identifyImage(p, { variant: opts.variant, version: opts.version }));
   const checks = resolveCheckList(opts);
+  // Backing chains judged before any VM starts: nothing outside the image's directory or the cache.
+  for (const t of targets) await checkImageChain(t.path, { cacheDir: opts.cacheDir ?? defaultCacheDir() }, { signal });
 
   const profile =
     opts.profile ??
@@ -114,6 +117,7 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
       bootTimeoutS,
       sshTimeoutS,
       profile,
+      cacheDir: opts.cacheDir ?? defaultCacheDir(),
       workDir: opts.workDir,
       noCleanup: opts.noCleanup ?? false,
       checksum: opts.checksum ?? false,

@@ -27,6 +27,8 @@ export interface VmSessionOptions {
   user: string;
   /** The seed for this boot, given the ephemeral public key. Its instance-id is waited for. */
   seed(publicKey: string): SeedInput | Promise<SeedInput>;
+  /** The tool's cache: backing files may live there as well as beside the image. */
+  cacheDir?: string;
   /** Overlay: grow to this size (build); discard passes trims through so the file shrinks. */
   diskSizeBytes?: number;
   discard?: boolean;
