@@ -1,4 +1,5 @@
-// One AbortController for the whole process, aborted by SIGINT/SIGTERM. What a second signal
+// One AbortController for the whole process, aborted by SIGINT, SIGTERM or SIGHUP (a closed
+// terminal must not leave a VM running either). What a second signal
 // does is the caller's policy (the CLI exits at once; a library caller may do anything else):
 // this module never ends the process itself.
 export interface ProcessAbort {
@@ -13,7 +14,7 @@ export interface AbortOnSignalsOptions {
   onRepeat?(signal: NodeJS.Signals): void;
 }
 
-export function abortOnSignals(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'], opts: AbortOnSignalsOptions = {}): ProcessAbort {
+export function abortOnSignals(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'], opts: AbortOnSignalsOptions = {}): ProcessAbort {
   const controller = new AbortController();
   let got: NodeJS.Signals | undefined;
   const handler = (sig: NodeJS.Signals): void => {

@@ -71,37 +71,27 @@ already running, 130 interrupted (the guest is powered off first).`,
       const say = (m: string): void => {
         if (!quiet) ctx.stderr.write(`${m}\n`);
       };
-      // A closed terminal (SIGHUP) must not leave the guest running either.
-      const local = new AbortController();
-      const onAbort = (): void => local.abort(ctx.signal.reason);
-      const onHup = (): void => local.abort(new Error('received SIGHUP'));
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-      process.once('SIGHUP', onHup);
-      try {
-        await run({
-          image,
-          name: o.name,
-          imagesDir: o.imagesDir,
-          user: o.user,
-          env: ctx.env,
-          memoryMb: o.memory,
-          cpus: o.cpus,
-          network: o.network === true,
-          bootTimeoutS: o.bootTimeout,
-          sshTimeoutS: o.sshTimeout,
-          shutdownTimeoutS: o.shutdownTimeout,
-          noCleanup: !o.cleanup,
-          signal: local.signal,
-          onInfo: say,
-          onWarn: (m) => ctx.stderr.write(`warning: ${m}\n`),
-          onReady: (state) => {
-            ctx.stdout.write(readyLines(state));
-            say('Ctrl-C powers the guest off and removes the instance');
-          },
-        });
-      } finally {
-        ctx.signal.removeEventListener('abort', onAbort);
-        process.off('SIGHUP', onHup);
-      }
+      // SIGHUP (a closed terminal) aborts ctx.signal like SIGINT/SIGTERM (pipeline/abort.ts).
+      await run({
+        image,
+        name: o.name,
+        imagesDir: o.imagesDir,
+        user: o.user,
+        env: ctx.env,
+        memoryMb: o.memory,
+        cpus: o.cpus,
+        network: o.network === true,
+        bootTimeoutS: o.bootTimeout,
+        sshTimeoutS: o.sshTimeout,
+        shutdownTimeoutS: o.shutdownTimeout,
+        noCleanup: !o.cleanup,
+        signal: ctx.signal,
+        onInfo: say,
+        onWarn: (m) => ctx.stderr.write(`warning: ${m}\n`),
+        onReady: (state) => {
+          ctx.stdout.write(readyLines(state));
+          say('Ctrl-C powers the guest off and removes the instance');
+        },
+      });
     });
 }

@@ -36,3 +36,14 @@ test('abortOnSignals: a repeated signal goes to onRepeat (the caller decides; th
   assert.equal(b.controller.signal.aborted, true);
   b.dispose();
 });
+
+test('abortOnSignals: by default SIGHUP aborts like SIGINT and SIGTERM (a closed terminal stops the VMs too)', () => {
+  const a = abortOnSignals();
+  try {
+    process.emit('SIGHUP', 'SIGHUP');
+    assert.equal(a.controller.signal.aborted, true);
+    assert.equal(a.signalName(), 'SIGHUP');
+  } finally {
+    a.dispose();
+  }
+});
