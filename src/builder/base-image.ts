@@ -16,9 +16,15 @@ export const baseImageStep: Step<BuildContext> = {
       logFile: rt.logFile,
       onInfo: rt.info,
       debian: { extraPackages: preinstall },
+      // A shared lock for the build's whole life: `cache prune` (exclusive) cannot remove it.
+      hold: true,
     });
+    ctx.baseLock = base.inUse;
     ctx.base = { path: base.path, format: base.format, digest: base.digest, source: base.source };
     ctx.session.backing = { path: base.path, format: base.format };
     rt.info(`base ${ctx.plan.base}: ${base.path}`);
+  },
+  async cleanup(ctx) {
+    await ctx.baseLock?.release();
   },
 };

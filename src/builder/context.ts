@@ -1,5 +1,6 @@
 // The typed context the build steps share: a frozen plan in, typed fields written by steps.
 import type { BuildPlan } from '../config/load.js';
+import type { Lock } from '../base/lock.js';
 import type { HasSession, VmSession } from '../vm/session.js';
 
 export const BUILD_USER = 'vexfs';
@@ -47,6 +48,10 @@ export interface BuildContext extends HasSession {
   readonly session: VmSession;
   toolVersions: Record<string, string>;
   base?: BaseInfo;
+  /** The base's shared "in use" lock, held until the build ends. */
+  baseLock?: Lock;
+  /** The exclusive lock on this variant's VM directory: one build of a variant at a time. */
+  vmDirLock?: Lock;
   guest: GuestFacts;
   sourceCommit?: string;
   artifacts?: Artifacts;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { run } from '../tools/exec.js';
 import type { Step } from '../pipeline/step.js';
+import { acquireLock } from '../base/lock.js';
 import { describeProfile } from '../vm/profile.js';
 import type { BuildContext } from './context.js';
 
@@ -34,6 +35,13 @@ export const prepareStep: Step<BuildContext> = {
   title: 'Environment setup',
   async run(ctx, rt) {
     rt.info(`VM profile: ${describeProfile(ctx.session.opts.profile)}`);
+    await mkdir(ctx.plan.buildDir, { recursive: true });
+    // One build of a variant at a time in a build directory (the kernel drops the lock when a
+    // build dies, SIGKILL included); a second one is refused, not run beside it.
+    const lock = await acquireLock(`${ctx.vmDir}.lock`, { mode: 'exclusive', timeoutMs: 0, purpose: `build ${ctx.plan.variantName}` });
+    if (!lock) throw new UsageError(`another build of ${ctx.plan.variantName} is running in ${ctx.plan.buildDir}`, { hint: 'wait for it, or pass another --build-dir' });
+    ctx.vmDirLock = lock;
+    if (existsSync(ctx.vmDir)) rt.info(`removing what an earlier build left in ${ctx.vmDir}`);
     // A fresh VM directory every time: nothing from an earlier build leaks in. 0700: it holds
     // the build key, the disk and a copy of the source.
     await rm(ctx.vmDir, { recursive: true, force: true });
@@ -43,10 +51,8 @@ export const prepareStep: Step<BuildContext> = {
     if (git?.exitCode === 0) ctx.sourceCommit = git.stdout.trim();
   },
   async cleanup(ctx, rt) {
-    if (ctx.plan.noCleanup) {
-      rt.info(`kept ${ctx.vmDir} (--no-cleanup)`);
-      return;
-    }
-    await rm(ctx.vmDir, { recursive: true, force: true });
+    if (ctx.plan.noCleanup) rt.info(`kept ${ctx.vmDir} (--no-cleanup)`);
+    else if (ctx.vmDirLock) await rm(ctx.vmDir, { recursive: true, force: true });
+    await ctx.vmDirLock?.release();
   },
 };

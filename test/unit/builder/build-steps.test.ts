@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../../helpers/fs.js';
-import { assertVmBuildTarget } from '../../../src/builder/prepare.js';
+import { assertVmBuildTarget, prepareStep } from '../../../src/builder/prepare.js';
 import { parseResults } from '../../../src/builder/guest-run.js';
 import { newBuildContext } from '../../../src/builder/index.js';
 import { resolveBuildPlan } from '../../../src/config/load.js';
@@ -57,4 +57,17 @@ test('the builder is the spec five stages in order, every VM-owning step has a c
     ['environment', 'base-image', 'overlay', 'access-seed', 'source-share', 'boot', 'wait-ssh', 'wait-cloud-init', 'build-in-vm', 'variant', 'golden-cleanup', 'power-off', 'finalise'],
   );
   for (const name of ['environment', 'boot', 'finalise']) assert.ok(steps.find((s) => s.name === name)!.cleanup, `${name} has no cleanup`);
+});
+
+test('one build of a variant at a time: a second environment step is refused while the first holds the VM directory', async () => {
+  const plan = resolveBuildPlan({ buildDir: join(tempDir(), 'build'), outputDir: join(tempDir(), 'images') }, {}, tempDir());
+  const rt = { signal: new AbortController().signal, logFile: '/dev/null', emit: () => undefined, info: () => undefined, warn: () => undefined };
+  const first = newBuildContext(plan, profileFor('tcg', 2048, 2));
+  await prepareStep.run(first, rt);
+  const second = newBuildContext(plan, profileFor('tcg', 2048, 2));
+  await assert.rejects(prepareStep.run(second, rt), (e: unknown) => e instanceof UsageError && /another build of production is running/.test(e.message));
+  assert.ok(existsSync(first.vmDir), 'the first build keeps its VM directory');
+  await prepareStep.cleanup!(first, rt);
+  await prepareStep.run(second, rt);
+  await prepareStep.cleanup!(second, rt);
 });
