@@ -9,7 +9,9 @@ import { DEFAULT_JOBS, realDeps } from './ci/defaults.js';
 import { mergeShards, type MergeOptions, type MergeResult } from './ci/merge.js';
 import { runCi, type CiOptions, type CiResult } from './ci/orchestrator.js';
 import { resolveBuildPlan, type BuildFlags } from './config/load.js';
-import { doctor as probeHost, installPackages, type DoctorReport } from './doctor.js';
+import { doctor as probeHost, type DoctorReport } from './doctor.js';
+import { aptInstall } from './tools/apt.js';
+import { JOB_TOOLS } from './tools/host-tools.js';
 import { resolveVmProfile } from './vm/profile.js';
 import { defaultCacheDir } from './paths.js';
 import { silentSink, type EventSink } from './pipeline/events.js';
@@ -19,7 +21,7 @@ import { checkInstanceName, checkUserName, DEFAULT_RUN_USER, instanceNameFor } f
 import { assertNameFree, instancesRoot, listInstances, type InstanceEntry } from './run/state.js';
 import { runAttached } from './tools/exec.js';
 import { resolveImagePaths } from './validate/discover.js';
-import { VALIDATE_DEFAULTS, VALIDATE_HOST_TOOLS, validateImages, type ValidateOptions, type ValidateOutcome } from './validate/index.js';
+import { VALIDATE_DEFAULTS, validateImages, type ValidateOptions, type ValidateOutcome } from './validate/index.js';
 
 export type { BuildFlags, BuildResult, CiResult, DoctorReport, EventSink, InstanceEntry, MergeResult, ResolvedBase, RunOutcome, ValidateOptions, ValidateOutcome };
 export type { CiStatus } from './ci/orchestrator.js';
@@ -141,7 +143,7 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
     memoryMb: o.memoryMb ?? RUN_DEFAULTS.memoryMb,
     cpus: o.cpus ?? RUN_DEFAULTS.cpus,
     cacheDir,
-    tools: VALIDATE_HOST_TOOLS,
+    tools: JOB_TOOLS.run,
     signal,
   });
   return runInstance({
@@ -204,6 +206,6 @@ export async function doctor(o: DoctorOptions = {}): Promise<DoctorReport> {
     return report;
   }
   o.onInfo?.(`installing: ${report.missingPackages.join(' ')}`);
-  await installPackages(report.missingPackages, { signal: o.signal });
+  await aptInstall(report.missingPackages, { signal: o.signal });
   return probeHost({ cacheDir, refresh: o.refresh, signal: o.signal });
 }

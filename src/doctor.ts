@@ -2,7 +2,6 @@
 // really works. Also used by build/validate as their environment check.
 import { checkHostTools, missingPackages, type ToolStatus } from './tools/host-tools.js';
 import { probeAcceleratorsCached, type CachedProbe } from './tools/accel-cache.js';
-import { run } from './tools/exec.js';
 import { PreconditionError } from './errors.js';
 
 export interface DoctorReport {
@@ -31,11 +30,6 @@ export async function doctor(opts: { cacheDir: string; refresh?: boolean; signal
   };
 }
 
-export async function installPackages(pkgs: string[], opts: { signal?: AbortSignal; logFile?: string }): Promise<void> {
-  const env = { DEBIAN_FRONTEND: 'noninteractive' };
-  await run('apt-get', ['update'], { ...opts, env, timeoutMs: 600_000 });
-  await run('apt-get', ['install', '-y', '--no-install-recommends', ...pkgs], { ...opts, env, timeoutMs: 1_800_000 });
-}
 
 /** For build/validate: fail early, with the fix, when a tool or an accelerator is missing. */
 export function assertReady(report: DoctorReport, needed: readonly string[]): void {

@@ -3,7 +3,9 @@
 // the partition's offset, and GRUB for BIOS embedded by hand (boot.img's first 440 bytes in
 // the MBR, core.img in the gap before the first partition), which is what grub-install does.
 import { open, readFile, truncate } from 'node:fs/promises';
-import { run, type ExecOptions } from '../tools/exec.js';
+import type { ExecOptions } from '../tools/exec.js';
+import { makeExt4, mke2fsArgs as ext4Args, type Ext4FromDir } from '../tools/mke2fs.js';
+import { partitionImage } from '../tools/sfdisk.js';
 import { VexfsImageError } from '../errors.js';
 
 export const SECTOR = 512;
@@ -32,20 +34,13 @@ export function sfdiskScript(): string {
   return `label: dos\nstart=${PARTITION_START_SECTOR}, type=83, bootable\n`;
 }
 
-export function mke2fsArgs(o: { image: string; rootDir: string; uuid: string; label: string; layout: DiskLayout }): string[] {
-  return [
-    '-q', '-F', '-t', 'ext4',
-    '-b', String(FS_BLOCK_SIZE),
-    '-L', o.label,
-    '-U', o.uuid,
-    // Features: the host's mke2fs.conf ext4 defaults (Debian 12: no orphan_file or
-    // metadata_csum_seed), which GRUB 2.06+ and Linux 6.1+ both read.
-    '-d', o.rootDir,
-    '-E', `offset=${o.layout.partitionStartBytes}`,
-    o.image,
-    String(o.layout.fsBlocks),
-  ];
+/** The root file system at the partition's offset (the host's mke2fs.conf ext4 defaults, which
+ * on Debian 12 mean no orphan_file or metadata_csum_seed: GRUB 2.06+ and Linux 6.1+ read them). */
+export function rootFs(o: { image: string; rootDir: string; uuid: string; label: string; layout: DiskLayout }): Ext4FromDir {
+  return { image: o.image, dir: o.rootDir, label: o.label, uuid: o.uuid, blockSize: FS_BLOCK_SIZE, offsetBytes: o.layout.partitionStartBytes, size: o.layout.fsBlocks };
 }
+
+export const mke2fsArgs = (o: Parameters<typeof rootFs>[0]): string[] => ext4Args(rootFs(o));
 
 /**
  * Writes GRUB's boot.img (first 440 bytes, keeping the partition table) into sector 0 and
@@ -80,7 +75,7 @@ export async function makeBootableRawDisk(i: RawDiskInput, opts: ExecOptions = {
   const layout = diskLayout(i.diskBytes);
   await (await open(i.image, 'w')).close();
   await truncate(i.image, i.diskBytes); // sparse
-  await run('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', i.image], { timeoutMs: 60_000, ...opts, input: sfdiskScript() });
-  await run('mke2fs', mke2fsArgs({ image: i.image, rootDir: i.rootDir, uuid: i.uuid, label: 'root', layout }), { timeoutMs: 600_000, ...opts });
+  await partitionImage(i.image, sfdiskScript(), opts);
+  await makeExt4(rootFs({ image: i.image, rootDir: i.rootDir, uuid: i.uuid, label: 'root', layout }), opts);
   await installBiosBootloader(i.image, await readFile(i.bootImgPath), await readFile(i.coreImgPath));
 }

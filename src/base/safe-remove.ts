@@ -3,7 +3,7 @@
 // to delete while anything stays mounted.
 import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { run } from '../tools/exec.js';
+import { lazyUnmount } from '../tools/mount.js';
 import { VexfsImageError } from '../errors.js';
 
 /** Mount points at or below dir, deepest first (octal escapes in /proc/self/mounts decoded). */
@@ -29,7 +29,7 @@ async function currentMounts(dir: string): Promise<string[]> {
 
 export async function removeTree(dir: string): Promise<void> {
   let mounts = await currentMounts(dir);
-  for (const mp of mounts) await run('umount', ['--lazy', mp], { allowFailure: true, timeoutMs: 30_000 });
+  for (const mp of mounts) await lazyUnmount(mp);
   mounts = await currentMounts(dir);
   if (mounts.length) {
     throw new VexfsImageError('E_CLEANUP', `not removing ${dir}: still mounted inside it: ${mounts.join(', ')}`, { hint: `unmount them (umount -R ${dir}) and delete it by hand` });

@@ -7,7 +7,8 @@ import { runSteps, type StepTiming } from '../pipeline/runner.js';
 import type { Step } from '../pipeline/step.js';
 import { accessSeedStep, bootStep, newSession, overlayStep, powerOffStep, resolveVmProfile, waitCloudInitStep, waitSshStep, type VmProfile } from '../vm/index.js';
 import { BUILD_USER, imageBaseName, type Artifacts, type BuildContext } from './context.js';
-import { assertOutputFree, assertVmBuildTarget, BUILD_TOOLS, prepareStep } from './prepare.js';
+import { JOB_TOOLS } from '../tools/host-tools.js';
+import { assertOutputFree, assertVmBuildTarget, prepareStep } from './prepare.js';
 import { buildSeed } from './seed.js';
 import { baseImageStep } from './base-image.js';
 import { sourceShareStep } from './source-share.js';
@@ -82,7 +83,7 @@ export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOpti
   // Bad input before anything is probed, written or started.
   assertVmBuildTarget(plan.sourceDir);
   assertOutputFree(plan, imageBaseName(plan.variantName, plan.version));
-  const { profile, report } = await resolveVmProfile({ memoryMb: plan.memoryMb, cpus: plan.cpus, cacheDir: plan.cacheDir, tools: BUILD_TOOLS, signal: opts.signal });
+  const { profile, report } = await resolveVmProfile({ memoryMb: plan.memoryMb, cpus: plan.cpus, cacheDir: plan.cacheDir, tools: JOB_TOOLS.build, signal: opts.signal });
   const ctx = newBuildContext(plan, profile);
   for (const t of report.tools) if (t.version) ctx.toolVersions[t.name] = t.version;
   const stageTimes: Record<string, number> = {};

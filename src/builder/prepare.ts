@@ -4,13 +4,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
-import { run } from '../tools/exec.js';
+import { gitHead } from '../tools/git.js';
 import type { Step } from '../pipeline/step.js';
 import { acquireLock } from '../base/lock.js';
 import { describeProfile } from '../vm/profile.js';
 import type { BuildContext } from './context.js';
-
-export const BUILD_TOOLS = ['qemu-system-x86_64', 'qemu-img', 'cloud-localds', 'ssh', 'ssh-keygen', 'mke2fs'];
 
 /** The source must have a Makefile with a vm-build target (the spec's contract). */
 export function assertVmBuildTarget(sourceDir: string): void {
@@ -47,8 +45,7 @@ export const prepareStep: Step<BuildContext> = {
     await rm(ctx.vmDir, { recursive: true, force: true });
     await mkdir(ctx.vmDir, { recursive: true, mode: 0o700 });
     await mkdir(ctx.plan.outputDir, { recursive: true });
-    const git = await run('git', ['-C', ctx.plan.sourceDir, 'rev-parse', 'HEAD'], { allowFailure: true, timeoutMs: 10_000 }).catch(() => undefined);
-    if (git?.exitCode === 0) ctx.sourceCommit = git.stdout.trim();
+    ctx.sourceCommit = await gitHead(ctx.plan.sourceDir, { signal: rt.signal });
   },
   async cleanup(ctx, rt) {
     if (ctx.plan.noCleanup) rt.info(`kept ${ctx.vmDir} (--no-cleanup)`);

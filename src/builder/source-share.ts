@@ -2,7 +2,7 @@
 // without 9p (Debian's cloud kernel), as a read-only ext4 disk made with `mke2fs -d`.
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from '../tools/exec.js';
+import { makeExt4 } from '../tools/mke2fs.js';
 import type { Step } from '../pipeline/step.js';
 import { SOURCE_DISK_SERIAL, SOURCE_MOUNT_TAG, type BuildContext } from './context.js';
 
@@ -28,11 +28,7 @@ export const sourceShareStep: Step<BuildContext> = {
   async run(ctx, rt) {
     const size = sourceDiskSizeBytes(await treeBytes(ctx.plan.sourceDir));
     const disk = join(ctx.vmDir, 'source.ext4');
-    await run(
-      'mke2fs',
-      ['-q', '-t', 'ext4', '-O', '^has_journal', '-L', 'vexfs-src', '-d', ctx.plan.sourceDir, '-F', disk, `${Math.round(size / 1024)}k`],
-      { signal: rt.signal, logFile: rt.logFile, timeoutMs: 300_000 },
-    );
+    await makeExt4({ image: disk, dir: ctx.plan.sourceDir, label: 'vexfs-src', journal: false, size: Math.round(size / 1024) }, { signal: rt.signal, logFile: rt.logFile, timeoutMs: 300_000 });
     // Both read-only: the guest mounts whichever its kernel supports (guest/build/mount-source.sh).
     ctx.session.extraDrives.push({ file: disk, format: 'raw', readOnly: true, serial: SOURCE_DISK_SERIAL });
     ctx.session.virtfs.push({ path: ctx.plan.sourceDir, mountTag: SOURCE_MOUNT_TAG, readOnly: true });

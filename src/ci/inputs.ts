@@ -2,7 +2,7 @@
 // falling back to GitHub Actions' and GitLab CI's own variables, then to `git rev-parse HEAD`.
 import { checkVariantName, checkVersion } from '../config/names.js';
 import { UsageError } from '../errors.js';
-import { run } from '../tools/exec.js';
+import { gitHead } from '../tools/git.js';
 
 export type CiProvider = 'github-actions' | 'gitlab-ci' | 'generic' | 'local';
 
@@ -64,11 +64,6 @@ export interface ResolveInputsOptions {
   gitHead?: (dir: string) => Promise<string | undefined>;
 }
 
-async function defaultGitHead(dir: string, signal?: AbortSignal): Promise<string | undefined> {
-  const r = await run('git', ['-C', dir, 'rev-parse', 'HEAD'], { allowFailure: true, timeoutMs: 10_000, signal }).catch(() => undefined);
-  const sha = r?.exitCode === 0 ? r.stdout.trim() : '';
-  return /^[0-9a-f]{40,64}$/.test(sha) ? sha : undefined;
-}
 
 /**
  * Version precedence: --version > VEXFS_VERSION > the tag (v1.2.3 -> 1.2.3) > vexfs-image.yaml >
@@ -80,7 +75,7 @@ export async function resolveCiInputs(env: NodeJS.ProcessEnv, opts: ResolveInput
   const bn = first(env, ['CI_BUILD_NUMBER', 'GITHUB_RUN_NUMBER', 'CI_PIPELINE_IID', 'CI_PIPELINE_ID', 'BUILD_NUMBER']);
   let commit = first(env, ['CI_COMMIT_SHA', 'GITHUB_SHA']);
   if (!commit) {
-    const head = opts.gitHead ?? ((d: string) => defaultGitHead(d, opts.signal));
+    const head = opts.gitHead ?? ((d: string) => gitHead(d, { signal: opts.signal }));
     for (const dir of opts.gitDirs ?? [process.cwd()]) {
       const sha = await head(dir);
       if (sha) {

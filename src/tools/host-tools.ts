@@ -76,3 +76,13 @@ export async function checkHostTools(tools: readonly HostTool[] = HOST_TOOLS): P
 export function missingPackages(statuses: readonly ToolStatus[]): string[] {
   return [...new Set(statuses.filter((s) => !s.found).map((s) => s.debPackage))].sort();
 }
+
+/** The host tools each job needs (doctor names the Debian package of a missing one). */
+export const JOB_TOOLS = Object.freeze({
+  validate: ['qemu-system-x86_64', 'qemu-img', 'cloud-localds', 'ssh', 'ssh-keygen'],
+  /** run boots an image like validate does. */
+  run: ['qemu-system-x86_64', 'qemu-img', 'cloud-localds', 'ssh', 'ssh-keygen'],
+  /** build also makes the read-only source disk; ci builds and validates. */
+  build: ['qemu-system-x86_64', 'qemu-img', 'cloud-localds', 'ssh', 'ssh-keygen', 'mke2fs'],
+  ci: ['qemu-system-x86_64', 'qemu-img', 'cloud-localds', 'ssh', 'ssh-keygen', 'mke2fs'],
+} as const satisfies Record<string, readonly string[]>);

@@ -21,6 +21,12 @@ export async function imageInfo(path: string, opts: ExecOptions = {}): Promise<I
   return { format: j.format, virtualSize: j['virtual-size'], actualSize: j['actual-size'], backingFile: j['backing-filename'] };
 }
 
+/** `qemu-img check` of a qcow2 (read-only, -U): undefined when consistent, else the last lines it printed. */
+export async function checkQcow2(path: string, opts: ExecOptions = {}): Promise<string | undefined> {
+  const r = await run('qemu-img', ['check', '-q', '-U', '-f', 'qcow2', path], { timeoutMs: 120_000, ...opts, allowFailure: true });
+  return r.exitCode === 0 ? undefined : `exit ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`;
+}
+
 export function overlayArgs(backing: string, backingFormat: string, overlay: string, sizeBytes?: number): string[] {
   const args = ['create', '-q', '-f', 'qcow2', '-F', backingFormat, '-b', backing, overlay];
   if (sizeBytes !== undefined) args.push(String(sizeBytes));

@@ -8,6 +8,7 @@ import type { EventSink } from '../pipeline/events.js';
 import { runPool } from '../pipeline/pool.js';
 import { buildReport, type CheckResult, type ImageResult, type ValidationReport } from '../report/model.js';
 import { REPORT_FORMATS, writeReports, type ReportFormat } from '../report/write.js';
+import { JOB_TOOLS } from '../tools/host-tools.js';
 import { checkImageChain } from '../tools/qemu-img.js';
 import { resolveVmProfile, type VmProfile } from '../vm/profile.js';
 import { loadBuiltinChecks, mergeChecks } from './checks.js';
@@ -24,7 +25,6 @@ export const VALIDATE_DEFAULTS = Object.freeze({
   cpus: 2,
 });
 
-export const VALIDATE_HOST_TOOLS = ['qemu-system-x86_64', 'qemu-img', 'cloud-localds', 'ssh', 'ssh-keygen'] as const;
 
 export interface ValidateOptions {
   /** Image paths or names (looked up in imagesDir); none = every *.qcow2 in imagesDir. */
@@ -102,7 +102,7 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
         memoryMb: opts.memoryMb ?? VALIDATE_DEFAULTS.memoryMb,
         cpus: opts.cpus ?? VALIDATE_DEFAULTS.cpus,
         cacheDir: opts.cacheDir ?? defaultCacheDir(),
-        tools: VALIDATE_HOST_TOOLS,
+        tools: JOB_TOOLS.validate,
         signal,
       })
     ).profile;

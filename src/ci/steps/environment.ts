@@ -3,12 +3,10 @@ import { resolve } from 'node:path';
 import { VALIDATE_DEFAULTS } from '../../validate/index.js';
 import { resolveVmProfile } from '../../vm/profile.js';
 import { defaultCacheDir } from '../../paths.js';
+import { JOB_TOOLS } from '../../tools/host-tools.js';
 import type { Step } from '../../pipeline/step.js';
 import type { CiContext } from '../context.js';
 import { STAGE_TITLES } from '../stages.js';
-
-/** Host tools build and validate need (build's own environment step checks again). */
-export const CI_TOOLS = ['qemu-system-x86_64', 'qemu-img', 'cloud-localds', 'ssh', 'ssh-keygen', 'mke2fs'];
 
 export const environmentStep: Step<CiContext> = {
   name: 'environment',
@@ -20,7 +18,7 @@ export const environmentStep: Step<CiContext> = {
       memoryMb: VALIDATE_DEFAULTS.memoryMb,
       cpus: VALIDATE_DEFAULTS.cpus,
       cacheDir,
-      tools: CI_TOOLS,
+      tools: JOB_TOOLS.ci,
       signal: ctx.opts.signal,
       doctor: ctx.deps.doctor,
     });

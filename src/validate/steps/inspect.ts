@@ -1,9 +1,8 @@
 // Validate step: what the image is (qemu-img info, with `check` for qcow2) and, with --checksum,
 // its digest against its manifest. The session's overlay is then backed by it in that format.
 import type { Step } from '../../pipeline/step.js';
-import { run } from '../../tools/exec.js';
 import { sha256File } from '../../tools/hash.js';
-import { imageInfo } from '../../tools/qemu-img.js';
+import { checkQcow2, imageInfo } from '../../tools/qemu-img.js';
 import { ImageFailure, type ValidateContext } from '../context.js';
 
 export const inspectStep: Step<ValidateContext> = {
@@ -20,8 +19,8 @@ export const inspectStep: Step<ValidateContext> = {
     ctx.format = info.format;
     ctx.session.backing = { path, format: info.format };
     if (info.format === 'qcow2') {
-      const r = await run('qemu-img', ['check', '-q', '-U', path], { allowFailure: true, signal: rt.signal, logFile: rt.logFile, timeoutMs: 120_000 });
-      if (r.exitCode !== 0) throw new ImageFailure('image unreadable', `qemu-img check ${path} failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+      const problem = await checkQcow2(path, { signal: rt.signal, logFile: rt.logFile });
+      if (problem) throw new ImageFailure('image unreadable', `qemu-img check ${path} failed (${problem})`);
     }
     if (ctx.opts.checksum) {
       ctx.sha256Before = await sha256File(path);
