@@ -6,6 +6,7 @@ import { LAYOUT } from '../../ci/artifacts.js';
 import { realDeps, CI_VALIDATE_DEFAULTS } from '../../ci/defaults.js';
 import { mergeShards } from '../../ci/merge.js';
 import { runCi } from '../../ci/orchestrator.js';
+import { preflightCi, preflightMerge } from '../../ci/preflight.js';
 import { summaryText } from '../../ci/summary.js';
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import type { CliContext } from '../context.js';
@@ -67,6 +68,7 @@ Examples:
     .action(async (o: CiCliOptions) => {
       const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: quiet() }));
       const tuning = { ...CI_VALIDATE_DEFAULTS, ...(o.bootTimeout ? { bootTimeoutS: o.bootTimeout } : {}), ...(o.sshTimeout ? { sshTimeoutS: o.sshTimeout } : {}) };
+      await preflightCi({ variants: o.variant ?? [], version: o.version, buildFlags: buildVmFlags(o), artifactsDir: o.artifactsDir, notifyUrl: o.notifyUrl }, ctx.env, process.cwd());
       try {
         const r = await runCi(
           {
@@ -114,6 +116,7 @@ Examples:
   $ (cd artifacts && sha256sum -c checksums.sha256)`,
     )
     .action(async (dirs: string[], o: { artifactsDir: string; force?: boolean; verify: boolean; notifyUrl?: string; json?: boolean }) => {
+      preflightMerge(o, ctx.env, process.cwd());
       const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: quiet() }));
       try {
         const r = await mergeShards({
