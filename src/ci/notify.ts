@@ -1,6 +1,7 @@
 // Notifications: POST a JSON summary of the run to a webhook. The body has a Slack-compatible
 // `text` field (Slack, Mattermost, Rocket.Chat and Teams' incoming webhooks show it) plus the
 // structured summary. A failed notification is reported, never fatal.
+import { UsageError } from '../errors.js';
 import { formatDuration } from '../ui/format.js';
 import type { CiManifest, NotificationRecord } from './manifest.js';
 
@@ -93,6 +94,19 @@ export function scrubSecrets(text: string, url: string): string {
   let out = text;
   for (const s of secretsOf(u)) out = out.split(s).join('***');
   return out;
+}
+
+/** A webhook URL checked before a run starts (bad input: exit 2), shown redacted. */
+export function checkNotifyUrl(url: string, from = '--notify-url'): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    // Not echoed: a mistyped webhook URL is still a secret.
+    throw new UsageError(`${from} is not a valid URL; give an http:// or https:// webhook URL.`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`${from} must be an http or https URL, not ${u.protocol}; give an http:// or https:// webhook URL.`);
+  return url;
 }
 
 export function buildPayload(m: CiManifest, env: NodeJS.ProcessEnv = {}): NotificationPayload {

@@ -1,13 +1,17 @@
 // Option parsers shared by subcommands: a bad value is a UsageError (exit 2) naming the flag.
 import { InvalidArgumentError, type Command } from 'commander';
-import type { BuildFlags } from '../config/load.js';
+import { MAX_CPUS, type BuildFlags } from '../config/load.js';
 
-export function intOption(flag: string, min = 1): (value: string) => number {
+export function intOption(flag: string, min = 1, max?: number): (value: string) => number {
   return (value: string) => {
     if (!/^\d+$/.test(value) || Number(value) < min) throw new InvalidArgumentError(`${flag} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
+    if (max !== undefined && Number(value) > max) throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
     return Number(value);
   };
 }
+
+/** vCPUs of one VM (build, validation, run): see MAX_CPUS. */
+export const cpusOption = (): ((value: string) => number) => intOption('--cpus', 1, MAX_CPUS);
 
 /** The options of the build VM that `build` and `ci` share (same names, same parsing). */
 export function addBuildVmOptions(cmd: Command, help: { buildDir: string; timeout: string; cleanup: string; cpus: string }): Command {
@@ -18,7 +22,7 @@ export function addBuildVmOptions(cmd: Command, help: { buildDir: string; timeou
     .option('--timeout <seconds>', help.timeout, intOption('--timeout'))
     .option('--no-cleanup', help.cleanup)
     .option('--memory <MiB>', 'build VM memory (default: 2048)', intOption('--memory', 512))
-    .option('--cpus <n>', help.cpus, intOption('--cpus'))
+    .option('--cpus <n>', help.cpus, cpusOption())
     .option('--disk-size <size>', 'virtual disk size (default: 10G)')
     .option('--config <file>', 'config file (default: <source>/vexfs-image.yaml)')
     .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)')

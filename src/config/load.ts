@@ -1,6 +1,7 @@
 // Resolves vexfs-image.yaml + environment + flags into one frozen, validated plan.
 // Precedence: flags > env (VEXFS_VERSION, IMAGE_VARIANT) > file > defaults.
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
@@ -10,6 +11,8 @@ import { checkVariantName, checkVersion, parseSize } from './names.js';
 import { ConfigFileSchema, type CheckDef, type ConfigFile, type VariantDef } from './schema.js';
 import { BUILTIN_VARIANTS, DEFAULT_BASE_PACKAGES, DEFAULT_TOOLCHAIN_PACKAGES } from './variants.js';
 import { DEBIAN_PRESETS } from '../base/presets.js';
+import { checkBaseSpec } from '../base/spec-check.js';
+import { checkDirArg } from './dir-arg.js';
 
 export const CONFIG_FILE_NAME = 'vexfs-image.yaml';
 
@@ -115,18 +118,38 @@ export function parseConfigText(text: string, where: string): ConfigFile {
 
 export function resolveSourceDir(flag: string | undefined, cwd = process.cwd()): string {
   const dir = flag ? resolve(cwd, flag) : EXAMPLE_SOURCE;
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new UsageError(`source directory ${dir} does not exist`, { hint: 'pass --source DIR pointing at a VexFS checkout' });
-  }
+  if (!existsSync(dir)) throw new UsageError(`source directory ${dir} does not exist`, { hint: 'pass --source DIR pointing at a VexFS checkout' });
+  if (!statSync(dir).isDirectory()) throw new UsageError(`source directory ${dir} is not a directory`, { hint: 'pass --source DIR pointing at a VexFS checkout' });
   return dir;
+}
+
+/** Larger than any real config; /dev/zero or a mistaken image would otherwise be read whole. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Reads a config file that must be a regular file of sane size (checked before reading). */
+function readConfigFile(path: string): string {
+  const st = statSync(path);
+  if (!st.isFile()) throw new UsageError(`config file ${path} is not a regular file; pass --config a YAML file.`);
+  if (st.size > MAX_CONFIG_BYTES) throw new UsageError(`config file ${path} is larger than 1 MiB; pass --config a vexfs-image.yaml.`);
+  return readFileSync(path, 'utf8');
+}
+
+/** Check ids within one file must be unique (a repeated id would silently replace the first). */
+function assertUniqueCheckIds(checks: readonly CheckDef[], where: string): void {
+  const seen = new Set<string>();
+  for (const c of checks) {
+    if (seen.has(c.id)) throw new UsageError(`${where}: duplicate check id ${JSON.stringify(c.id)}; give each check its own id.`);
+    seen.add(c.id);
+  }
 }
 
 export function loadConfig(flags: Pick<ConfigFlags, 'config' | 'source'>, cwd = process.cwd()): LoadedConfig {
   const sourceDir = resolveSourceDir(flags.source, cwd);
   const configPath = flags.config ? resolve(cwd, flags.config) : join(sourceDir, CONFIG_FILE_NAME);
   let file: ConfigFile = {};
-  if (existsSync(configPath)) file = parseConfigText(readFileSync(configPath, 'utf8'), configPath);
+  if (existsSync(configPath)) file = parseConfigText(readConfigFile(configPath), configPath);
   else if (flags.config) throw new UsageError(`config file ${configPath} does not exist`);
+  assertUniqueCheckIds(file.checks ?? [], configPath);
   const variants: Record<string, VariantDef> = { ...BUILTIN_VARIANTS, ...(file.variants ?? {}) };
   return Object.freeze({
     sourceDir,
@@ -200,11 +223,19 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
   const cpus = pick(flags.cpus, f.cpus, DEFAULTS.cpus);
   const timeoutS = pick(flags.timeout, f.timeout, DEFAULTS.timeoutS);
   if (!Number.isInteger(memoryMb) || memoryMb < 512) throw new UsageError(`invalid --memory ${memoryMb}: at least 512 (MiB)`);
-  if (!Number.isInteger(cpus) || cpus < 1) throw new UsageError(`invalid --cpus ${cpus}: a whole number of at least 1`);
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) throw new UsageError(`invalid --cpus ${cpus}: a whole number from 1 to ${MAX_CPUS}`);
+  if (memoryMb > hostMemoryMb()) throw new UsageError(`invalid --memory ${memoryMb}: more than this host has (${hostMemoryMb()} MiB)`);
   if (!Number.isInteger(timeoutS) || timeoutS < 1) throw new UsageError(`invalid --timeout ${timeoutS}: a whole number of seconds`);
   const diskSizeBytes = parseSize(pick(flags.diskSize, f.disk_size, DEFAULTS.diskSize));
   if (diskSizeBytes < 2 * 2 ** 30) throw new UsageError('invalid --disk-size: at least 2G');
   const base = pick(flags.base, f.base, DEFAULTS.base);
+  // The base, the directories and the cache are checked here, before a build writes anything.
+  checkBaseSpec(base, { cwd, ubuntuMirror: env.VEXFS_IMAGE_UBUNTU_MIRROR });
+  const dirs = {
+    outputDir: checkDirArg(pick(flags.outputDir, f.output_dir, DEFAULTS.outputDir), flags.outputDir !== undefined ? '--output-dir' : 'output_dir', cwd),
+    buildDir: checkDirArg(pick(flags.buildDir, f.build_dir, DEFAULTS.buildDir), flags.buildDir !== undefined ? '--build-dir' : 'build_dir', cwd),
+    cacheDir: checkDirArg(flags.cacheDir ? abs(flags.cacheDir) : defaultCacheDir(env), flags.cacheDir ? '--cache-dir' : 'the cache directory', cwd),
+  };
   const basePackages = Object.freeze([...(f.base_packages ?? DEFAULT_BASE_PACKAGES)]);
   const preinstall = pick(flags.preinstall, f.preinstall_packages, true) && isDebianPreset(base);
   return Object.freeze({
@@ -213,8 +244,8 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
     version,
     sourceDir: cfg.sourceDir,
     base,
-    outputDir: abs(pick(flags.outputDir, f.output_dir, DEFAULTS.outputDir)),
-    buildDir: abs(pick(flags.buildDir, f.build_dir, DEFAULTS.buildDir)),
+    outputDir: dirs.outputDir,
+    buildDir: dirs.buildDir,
     diskSizeBytes,
     memoryMb,
     cpus,
@@ -223,10 +254,18 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
     basePackages,
     preinstall: Object.freeze(preinstall ? [...new Set([...basePackages, ...variant.packages])] : []),
     toolchainPackages: Object.freeze([...(f.toolchain_packages ?? DEFAULT_TOOLCHAIN_PACKAGES)]),
-    cacheDir: flags.cacheDir ? abs(flags.cacheDir) : defaultCacheDir(env),
+    cacheDir: dirs.cacheDir,
     noCleanup: flags.noCleanup ?? false,
     force: flags.force ?? false,
   });
+}
+
+/** QEMU's q35 machine takes up to 288 vCPUs, but TCG gains nothing past the host's cores: the
+ * config schema's limit, for the flag too. */
+export const MAX_CPUS = 64;
+
+function hostMemoryMb(): number {
+  return Math.floor(totalmem() / 2 ** 20);
 }
 
 /** A base vexfs-image builds itself from Debian packages (and so can build with packages in it). */

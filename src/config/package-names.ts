@@ -13,8 +13,8 @@ export const DEBIAN_PACKAGE_RE = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9][a-z0-9-]*)?(
 /** A dpkg-query glob (`linux-headers-*`, `gcc-[0-9][0-9]`): package-name characters plus * ? [ ]. */
 export const DPKG_PATTERN_RE = /^[a-z0-9*?[][a-z0-9+.*?[\]-]*$/;
 
-export const PACKAGE_NAME_RULE = "a Debian package name: lower-case letters, digits, '+', '-' and '.', at least two characters, starting with a letter or digit, optionally :ARCH and =VERSION";
-export const PACKAGE_PATTERN_RULE = "a dpkg-query pattern: package-name characters and * ? [ ], not starting with '-'";
+export const PACKAGE_NAME_RULE = 'a Debian package name ([a-z0-9][a-z0-9+.-]+, optionally :ARCH and =VERSION)';
+export const PACKAGE_PATTERN_RULE = "a dpkg-query pattern (package-name characters and * ? [ ], not starting with '-')";
 
 export function isDebianPackageName(s: string): boolean {
   return DEBIAN_PACKAGE_RE.test(s);

@@ -26,12 +26,17 @@ export interface RunOptions {
   keepGoing?: boolean;
 }
 
-function runtimeFor(step: Step<unknown>, index: number, opts: RunOptions, signal = opts.signal): StepRuntime {
+/** Step log writes still in flight: runSteps waits for them, so logs are complete when it returns. */
+type LogWrites = Set<Promise<void>>;
+
+function runtimeFor(step: Step<unknown>, index: number, opts: RunOptions, writes: LogWrites, signal = opts.signal): StepRuntime {
   const logFile = join(opts.logDir, `${String(index + 1).padStart(2, '0')}-${step.name}.log`);
   // Appends are chained so that lines land in the order they were logged.
   let tail: Promise<void> = Promise.resolve();
   const append = (line: string): void => {
-    tail = tail.then(() => appendFile(logFile, line)).catch(() => undefined);
+    const t = (tail = tail.then(() => appendFile(logFile, line)).catch(() => undefined));
+    writes.add(t);
+    void t.then(() => writes.delete(t));
   };
   return {
     signal,
@@ -56,6 +61,7 @@ function runtimeFor(step: Step<unknown>, index: number, opts: RunOptions, signal
  */
 export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, opts: RunOptions): Promise<StepTiming[]> {
   await mkdir(opts.logDir, { recursive: true });
+  const writes: LogWrites = new Set();
   const timings: StepTiming[] = [];
   const started: Array<{ step: Step<C>; index: number }> = [];
   let failure: unknown;
@@ -65,7 +71,7 @@ export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, opts: R
       failure = new AbortedError();
       break;
     }
-    const rt = runtimeFor(step as Step<unknown>, index, opts);
+    const rt = runtimeFor(step as Step<unknown>, index, opts, writes);
     let skipReason: string | undefined;
     try {
       skipReason = step.skip?.(ctx);
@@ -114,11 +120,12 @@ export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, opts: R
   for (const { step, index } of started.reverse()) {
     if (!step.cleanup) continue;
     try {
-      await step.cleanup(ctx, runtimeFor(step as Step<unknown>, index, opts, cleanupSignal));
+      await step.cleanup(ctx, runtimeFor(step as Step<unknown>, index, opts, writes, cleanupSignal));
     } catch (e) {
       opts.emit({ type: 'cleanup-error', step: step.name, error: e });
     }
   }
+  await Promise.all(writes);
 
   if (failure !== undefined) {
     if (failure instanceof Error) Object.assign(failure, { timings });

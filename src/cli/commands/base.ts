@@ -3,6 +3,9 @@
 import type { Command } from 'commander';
 import { base } from '../../api.js';
 import { DEFAULT_DISTRO, PRESET_NAMES, type DownloadProgress } from '../../base/index.js';
+import { defaultCacheDir } from '../../paths.js';
+import { checkBaseSpec } from '../../base/spec-check.js';
+import { checkDirArg } from '../../config/dir-arg.js';
 import { formatBytes } from '../../ui/format.js';
 import type { CliContext } from '../context.js';
 
@@ -63,9 +66,12 @@ Examples:
     .action(async (opts: BaseCliOptions) => {
       const quiet = Boolean((program.opts() as { quiet?: boolean }).quiet);
       const started = Date.now();
+      // Bad input before anything is written: the spec, a local file's path, the cache directory.
+      const cacheDir = checkDirArg(opts.cacheDir ?? defaultCacheDir(ctx.env), opts.cacheDir ? '--cache-dir' : 'the cache directory');
+      checkBaseSpec(opts.distro, { checksum: opts.checksum, ubuntuMirror: ctx.env.VEXFS_IMAGE_UBUNTU_MIRROR });
       const r = await base({
         distro: opts.distro,
-        cacheDir: opts.cacheDir,
+        cacheDir,
         signal: ctx.signal,
         env: ctx.env,
         checksum: opts.checksum,

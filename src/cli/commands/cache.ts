@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { BaseCache } from '../../base/cache.js';
+import { checkDirArg } from '../../config/dir-arg.js';
 import { defaultCacheDir } from '../../paths.js';
 import { formatBytes } from '../../ui/format.js';
 import type { CliContext } from '../context.js';
@@ -26,7 +27,8 @@ Examples:
   $ vexfs-image cache prune --older-than 30d
   $ vexfs-image cache prune --all --dry-run`,
     );
-  const dirOf = (o: { cacheDir?: string }): string => o.cacheDir ?? defaultCacheDir(ctx.env);
+  // A --cache-dir that is a file is bad input, not an empty cache (nothing is created by this check).
+  const dirOf = (o: { cacheDir?: string }): string => checkDirArg(o.cacheDir ?? defaultCacheDir(ctx.env), o.cacheDir ? '--cache-dir' : 'the cache directory');
 
   cache
     .command('list')

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { LAYOUT } from '../../ci/artifacts.js';
 import { ci as runCi, mergeCi } from '../../api.js';
 import { DEFAULT_JOBS } from '../../ci/defaults.js';
+import { preflightCi, preflightMerge } from '../../ci/preflight.js';
 import { summaryText } from '../../ci/summary.js';
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import { VALIDATE_DEFAULTS } from '../../validate/index.js';
@@ -63,6 +64,7 @@ Examples:
     )
     .action(async (o: CiCliOptions) => {
       const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: quiet() }));
+      await preflightCi({ variants: o.variant ?? [], version: o.version, buildFlags: buildVmFlags(o), artifactsDir: o.artifactsDir, notifyUrl: o.notifyUrl }, ctx.env, process.cwd());
       try {
         const r = await runCi({
           variants: o.variant ?? [],
@@ -108,6 +110,7 @@ Examples:
   $ (cd artifacts && sha256sum -c checksums.sha256)`,
     )
     .action(async (dirs: string[], o: { artifactsDir: string; force?: boolean; verify: boolean; notifyUrl?: string; json?: boolean }) => {
+      preflightMerge(o, ctx.env, process.cwd());
       const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: quiet() }));
       try {
         const r = await mergeCi({

@@ -8,7 +8,7 @@ import { RUN_DEFAULTS } from '../../run/instance.js';
 import { DEFAULT_RUN_USER } from '../../run/names.js';
 import { VALIDATE_DEFAULTS } from '../../validate/index.js';
 import type { CliContext } from '../context.js';
-import { intOption } from '../options.js';
+import { cpusOption, intOption } from '../options.js';
 
 export interface RunCliOptions {
   name?: string;
@@ -31,7 +31,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--name <name>', 'instance name for `vexfs-image ssh NAME` (default: the image file name)')
     .option('-d, --images-dir <dir>', 'directory where IMAGE names are looked up', VALIDATE_DEFAULTS.imagesDir)
     .option('--memory <MiB>', 'guest memory', intOption('--memory', 256), RUN_DEFAULTS.memoryMb)
-    .option('--cpus <n>', 'guest CPUs', intOption('--cpus'), RUN_DEFAULTS.cpus)
+    .option('--cpus <n>', 'guest CPUs', cpusOption(), RUN_DEFAULTS.cpus)
     .option('--boot-timeout <seconds>', 'power-on to SSH-ready deadline', intOption('--boot-timeout'), RUN_DEFAULTS.bootTimeoutS)
     .option('--ssh-timeout <seconds>', 'deadline for each command run itself runs over SSH (at least the wait for cloud-init)', intOption('--ssh-timeout'), RUN_DEFAULTS.sshTimeoutS)
     .option('--shutdown-timeout <seconds>', 'time the guest gets to power off after Ctrl-C before QEMU is killed', intOption('--shutdown-timeout'), RUN_DEFAULTS.shutdownTimeoutS)

@@ -6,6 +6,9 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import pc from 'picocolors';
 import { loadConfig } from '../../config/load.js';
+import { checkDirArg } from '../../config/dir-arg.js';
+import { checkVariantName, checkVersion } from '../../config/names.js';
+import { precompileChecks } from '../../validate/precompile.js';
 import { UsageError } from '../../errors.js';
 import type { ImageResult, ValidationReport } from '../../report/model.js';
 import { parseFormats, REPORT_FORMATS, type ReportFormat } from '../../report/write.js';
@@ -71,6 +74,12 @@ export function toValidateOptions(images: string[], o: ValidateCliOptions, ctx: 
     checks = parseChecks(text, file);
   }
   const cfg = loadConfig({ config: o.config, source: o.source }, cwd);
+  // Everything checked here, before an image is looked at or a VM started.
+  if (o.variant !== undefined) checkVariantName(o.variant, '--variant');
+  if (o.version !== undefined) checkVersion(o.version, '--version');
+  if (o.reportDir) checkDirArg(o.reportDir, '--report-dir', cwd);
+  if (o.workDir) checkDirArg(o.workDir, '--work-dir', cwd);
+  precompileChecks(resolveCheckList({ checks, userChecks: cfg.checks }), { version: o.version, variant: o.variant });
   return {
     images,
     imagesDir: o.imagesDir,

@@ -2,7 +2,7 @@
 // at or before the pre-build checks).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { PACKAGE_ROOT } from '../../../src/paths.js';
@@ -38,16 +38,12 @@ test('bad flags and bad inputs: exit 2, one line, nothing written', () => {
   }
 });
 
-test('an unknown variant fails the pre-build stage: exit 2, the summary and a manifest say so', () => {
+test('an unknown variant is bad input found before the pipeline starts: exit 2, one line, no artifacts written', () => {
   const r = run(['--variant', 'minimal', '--variant', 'nope'], { CI_TAG: 'v1.0.0', CI_BUILD_NUMBER: '123' });
   assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stdout, /^pre-build\s+failed\s+\S+.*unknown variant "nope"/m);
-  assert.match(r.stdout, /^build\s+skipped/m);
-  const m = JSON.parse(readFileSync(join(r.artifacts, 'build-manifest.json'), 'utf8'));
-  assert.equal(m.build_number, '123');
-  assert.equal(m.vexfs_version, '1.0.0');
-  assert.equal(m.ok, false);
-  assert.deepEqual(m.variants, ['minimal', 'nope']);
+  assert.match(r.stderr, /unknown variant "nope" \(from --variant\): known variants are minimal, development, production/);
+  assert.equal(r.stdout, '');
+  assert.ok(!existsSync(r.artifacts), 'no artifacts directory (issue 15: reject before writing)');
 });
 
 test('--help documents the inputs, the exit status and the merge subcommand', () => {

@@ -92,7 +92,9 @@ describe('resolveBuildPlan precedence: flags > env > file > defaults', () => {
     assert.deepEqual(plan({ base: 'debian-12' }, {}, t).preinstall, expected);
     assert.deepEqual(plan({ preinstall: false }, {}, t).preinstall, []);
     assert.deepEqual(plan({ base: 'ubuntu-24.04' }, {}, t).preinstall, []);
-    assert.deepEqual(plan({ base: '/some/image.qcow2' }, {}, t).preinstall, []);
+    const local = join(t.cwd, 'image.qcow2');
+    writeFileSync(local, '');
+    assert.deepEqual(plan({ base: local }, {}, t).preinstall, []);
     assert.deepEqual(plan({}, {}, tree('preinstall_packages: false\n')).preinstall, []);
   });
 
