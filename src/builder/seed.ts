@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { makeSeedIso } from '../tools/seed.js';
 import { generateKey } from '../tools/ssh.js';
 import type { Step } from '../pipeline/step.js';
-import { buildUserData, loadGuestFiles, templateVars } from './user-data.js';
+import { buildUserData, loadPayloadFiles, templateVars } from './user-data.js';
 import type { BuildContext } from './context.js';
 
 export const seedStep: Step<BuildContext> = {
@@ -11,7 +11,7 @@ export const seedStep: Step<BuildContext> = {
   title: 'cloud-init seed',
   async run(ctx, rt) {
     ctx.key = await generateKey(ctx.vmDir, { signal: rt.signal });
-    const files = await loadGuestFiles(templateVars(ctx.plan, ctx.startedAt));
+    const files = await loadPayloadFiles(ctx.plan.payload, templateVars(ctx.plan, ctx.startedAt));
     const userData = buildUserData(ctx.plan, ctx.key.publicKey, files);
     ctx.seedIso = await makeSeedIso(
       ctx.vmDir,

@@ -27,7 +27,7 @@ export const CI_VALIDATE_DEFAULTS: Readonly<ValidateTuning> = Object.freeze({
 });
 
 export function makeValidate(setup: ValidateSetup, tuning: ValidateTuning = CI_VALIDATE_DEFAULTS): ValidateFn {
-  const checks = resolveCheckList({ userChecks: setup.config.checks });
+  const checks = resolveCheckList({ checks: setup.config.baseChecks, userChecks: setup.config.checks });
   return (image, o) =>
     validateImage(identifyImage(image.path, { variant: image.variant, version: image.version }), {
       checks,

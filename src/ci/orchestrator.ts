@@ -167,7 +167,7 @@ export async function runCi(opts: CiOptions, deps: CiDeps): Promise<CiResult> {
         plans = names.map((variant) =>
           resolveBuildPlan({ ...buildFlags, variant, version: inputs.version, outputDir: join(root, LAYOUT.images) }, opts.env, opts.cwd),
         );
-        assertVmBuildTarget(config.sourceDir);
+        assertVmBuildTarget(config.sourceDir, config.payload);
         const scripts = await (deps.checkScripts ?? checkShellScripts)({ signal: opts.signal, logFile: join(root, LAYOUT.logs, 'pre-build.log') });
         return `config ${config.configPath ?? 'built-in defaults'}; variants ${names.join(', ')}; source ${config.sourceDir} has vm-build; ${scripts.scripts} guest scripts pass bash -n, shellcheck ${scripts.shellcheck}`;
       })

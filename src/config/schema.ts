@@ -2,6 +2,7 @@
 // published JSON Schema (schema/vexfs-image.schema.json) is generated from it.
 import { z } from 'zod';
 import { VARIANT_RE, VERSION_RE } from './names.js';
+import { PayloadSchema } from './payload-schema.js';
 
 export const VariantSchema = z
   .object({
@@ -165,7 +166,10 @@ export const ConfigFileSchema = z
     memory: z.number().int().min(512).optional(),
     cpus: z.number().int().min(1).max(64).optional(),
     timeout: z.number().int().positive().optional(),
+    /** The build command (same as payload.build.command, which wins). */
     build_command: z.string().optional(),
+    /** What the project builds and installs; absent: the VexFS layout of examples/vexfs. */
+    payload: PayloadSchema.optional(),
     /** Packages every variant installs (build toolchain and kernel headers). */
     base_packages: z.array(z.string()).optional(),
     /**
