@@ -112,7 +112,8 @@ done
 echo "==> installing"
 declare -A installed
 if [ -n "$install_cmd" ]; then
-  cp -a "$staging"/. /
+  # tar, not cp -a: /lib, /bin, /sbin are symlinks into /usr (merged /usr) and must stay so.
+  tar -C "$staging" -cf - . | tar -C / -xf - --keep-directory-symlink --no-same-owner
   for k in "${!found[@]}"; do installed["$k"]="/${found[$k]#"$staging"/}"; done
 else
   for m in "${modules[@]}"; do
