@@ -50,6 +50,8 @@ function checkModuleName(name: string, from: string): string {
 function resolveModules(cfg: PayloadConfig | undefined, flagged: readonly string[] | undefined): PayloadModule[] | undefined {
   const declared = cfg?.modules;
   if (!declared && !flagged?.length) return undefined;
+  for (const [i, m] of (declared ?? []).entries()) if (declared!.findIndex((x) => x.name === m.name) !== i) throw new UsageError(`module ${m.name} is declared twice`);
+  for (const [i, n] of (flagged ?? []).entries()) if (flagged!.indexOf(n) !== i) throw new UsageError(`module ${n} is given twice (--module)`);
   const byName = new Map((declared ?? VEXFS_MODULES.map((m) => ({ name: m.name, path: m.path, install_dir: m.installDir, filesystem: m.filesystem }))).map((m) => [m.name, m]));
   const list = flagged?.length ? flagged.map((n) => byName.get(checkModuleName(n, '--module')) ?? { name: n }) : [...byName.values()];
   return list.map((m) => ({
