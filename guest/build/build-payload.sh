@@ -115,6 +115,7 @@ if [ -n "$install_cmd" ]; then
   # tar, not cp -a: /lib, /bin, /sbin are symlinks into /usr (merged /usr) and must stay so.
   tar -C "$staging" -cf - . | tar -C / -xf - --keep-directory-symlink --no-same-owner
   for k in "${!found[@]}"; do installed["$k"]="/${found[$k]#"$staging"/}"; done
+  rm -rf "$staging"
 else
   for m in "${modules[@]}"; do
     IFS=$'\t' read -r name _ idir <<<"$m"
