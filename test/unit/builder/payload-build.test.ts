@@ -98,3 +98,20 @@ test('user-data of the default payload: the VexFS files, vexfs.service enabled, 
   const ud = buildUserData(plan, 'k', files) as { runcmd: string[][] };
   assert.deepEqual(ud.runcmd, [['systemctl', 'daemon-reload'], ['systemctl', 'enable', 'vexfs.service']]);
 });
+
+test('the manifest lists every installed artifact, in JSON and in the text', async () => {
+  const { buildManifest, manifestText } = await import('../../../src/builder/manifest.js');
+  const { newBuildContext } = await import('../../../src/builder/index.js');
+  const { resolveBuildPlan } = await import('../../../src/config/load.js');
+  const ctx = newBuildContext(resolveBuildPlan({ variant: 'minimal' }, {}), new Date('2026-01-01T00:00:00Z'));
+  ctx.guest.artifacts = [
+    { kind: 'module', name: 'vexfs', path: '/lib/modules/6.12/extra/vexfs/vexfs.ko', size: 1234, sha256: 'a'.repeat(64), vermagic: '6.12 SMP' },
+    { kind: 'file', name: 'vexfs.conf', path: '/etc/vexfs/vexfs.conf', size: 10, sha256: 'c'.repeat(64) },
+  ];
+  const files = { image: { name: 'x.qcow2', size: 1, sha256: 'd', virtualSize: 2 }, compressed: { name: 'x.qcow2.gz', size: 1, sha256: 'e' } };
+  const m = buildManifest(ctx, files, {});
+  assert.deepEqual(m.artifacts, ctx.guest.artifacts);
+  const text = manifestText(m);
+  assert.match(text, /^ {2}module {2}\/lib\/modules\/6\.12\/extra\/vexfs\/vexfs\.ko \(1234 bytes, sha256 a{64}, vermagic 6\.12 SMP\)$/m);
+  assert.match(text, /^ {2}file {4}\/etc\/vexfs\/vexfs\.conf \(10 bytes, sha256 c{64}\)$/m);
+});
