@@ -1,13 +1,37 @@
-// Stage 4c: mount the source read-only, copy it to /usr/src/vexfs, build, install, check the
-// vermagic and smoke-test the module (guest/build/*.sh).
+// Stage 4c: mount the source read-only, copy it to /usr/src/vexfs, build the payload, install it,
+// check each module's vermagic and smoke-test it (guest/build/*.sh).
+import { UsageError } from '../errors.js';
 import type { Step } from '../pipeline/step.js';
-import { GUEST_SOURCE_MOUNT, SOURCE_DISK_SERIAL, SOURCE_MOUNT_TAG, type BuildContext } from './context.js';
+import { GUEST_SOURCE_MOUNT, SOURCE_DISK_SERIAL, SOURCE_MOUNT_TAG, type BuildContext, type InstalledArtifact } from './context.js';
 import { timeLeftMs } from '../vm/session.js';
 import { runGuestScript } from './guest-run.js';
+import { payloadSpec } from './payload-spec.js';
+
+/** `result.artifact_N=kind<TAB>name<TAB>path<TAB>size<TAB>sha256<TAB>vermagic` lines, in order. */
+export function parseArtifacts(results: Record<string, string>): InstalledArtifact[] {
+  return Object.keys(results)
+    .filter((k) => /^artifact_\d+$/.test(k))
+    .sort((a, b) => Number(a.slice(9)) - Number(b.slice(9)))
+    .map((k) => {
+      const [kind, name, path, size, sha256, vermagic] = results[k]!.split('\t');
+      return { kind: kind as InstalledArtifact['kind'], name: name ?? '', path: path ?? '', size: Number(size), sha256: sha256 ?? '', ...(vermagic ? { vermagic } : {}) };
+    });
+}
+
+/** The build ended without a declared artifact: which, where the script looked, what it found. */
+export function missingArtifactError(results: Record<string, string>, buildCommand: string): UsageError | undefined {
+  if (!results.missing) return undefined;
+  const ko = results.produced_ko || 'none';
+  const exe = results.produced_exe || 'none';
+  return new UsageError(
+    `the build (${buildCommand}) did not produce ${results.missing.split(',').join(', ')}: looked in ${results.looked_in}, which holds .ko files: ${ko}; executables: ${exe}`,
+    { hint: 'set payload.modules[].path / payload.tools[].path (globs relative to the build directory) in vexfs-image.yaml, or pass --module with the names the build makes' },
+  );
+}
 
 export const buildInVmStep: Step<BuildContext> = {
   name: 'build-in-vm',
-  title: 'Build and install VexFS in the VM',
+  title: 'Build and install the payload in the VM',
   async run(ctx, rt) {
     const ssh = ctx.session.ssh;
     if (!ssh) throw new Error('build-in-vm: no SSH target');
@@ -17,15 +41,19 @@ export const buildInVmStep: Step<BuildContext> = {
     });
     ctx.guest.sourceTransport = mount.stdout.includes('transport=virtfs') ? 'virtfs' : 'disk';
     rt.info(`source mounted read-only over ${ctx.guest.sourceTransport}`);
-    const r = await runGuestScript(ssh, 'build-vexfs.sh', [GUEST_SOURCE_MOUNT, ctx.plan.version, ctx.plan.buildCommand], rt, {
-      timeoutMs: timeLeftMs(ctx.session, 'building VexFS'),
-      what: `the guest build (${ctx.plan.buildCommand})`,
+    const payload = ctx.plan.payload;
+    const r = await runGuestScript(ssh, 'build-payload.sh', [GUEST_SOURCE_MOUNT, ctx.plan.version, payloadSpec(payload, ctx.plan.version)], rt, {
+      timeoutMs: timeLeftMs(ctx.session, 'building the payload'),
+      what: `the guest build (${payload.buildCommand})`,
     });
+    const missing = missingArtifactError(r.results, payload.buildCommand);
+    if (missing) throw missing;
     ctx.guest.kernel = r.results.kernel;
     ctx.guest.vermagic = r.results.vermagic;
     ctx.guest.moduleSha256 = r.results.module_sha256;
     ctx.guest.vexctlSha256 = r.results.vexctl_sha256;
     ctx.guest.moduleVersion = r.results.module_version;
-    rt.info(`vexfs.ko ${ctx.guest.moduleVersion} for ${ctx.guest.kernel}`);
+    ctx.guest.artifacts = parseArtifacts(r.results);
+    rt.info(`${payload.modules.map((m) => `${m.name}.ko`).join(', ')} ${ctx.guest.moduleVersion ?? ''} for ${ctx.guest.kernel}`);
   },
 };

@@ -15,12 +15,23 @@ export interface BaseInfo {
   source: string;
 }
 
+/** A module, tool or file the build installed (build-payload.sh reports them). */
+export interface InstalledArtifact {
+  kind: 'module' | 'tool' | 'file';
+  name: string;
+  path: string;
+  size: number;
+  sha256: string;
+  vermagic?: string;
+}
+
 export interface GuestFacts {
   kernel?: string;
   vermagic?: string;
   moduleSha256?: string;
   moduleVersion?: string;
   vexctlSha256?: string;
+  artifacts?: InstalledArtifact[];
   packageCount?: number;
   sourceTransport?: 'virtfs' | 'disk';
 }

@@ -81,7 +81,7 @@ export interface BuildImageOptions {
 
 export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOptions): Promise<BuildResult> {
   // Bad input before anything is probed, written or started.
-  assertVmBuildTarget(plan.sourceDir);
+  assertVmBuildTarget(plan.sourceDir, plan.payload);
   assertOutputFree(plan, imageBaseName(plan.variantName, plan.version));
   const { profile, report } = await resolveVmProfile({ memoryMb: plan.memoryMb, cpus: plan.cpus, cacheDir: plan.cacheDir, tools: JOB_TOOLS.build, signal: opts.signal });
   const ctx = newBuildContext(plan, profile);

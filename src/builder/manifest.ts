@@ -1,6 +1,6 @@
 // The image manifest: JSON (machine-readable, stable keys) and the spec's human-readable text.
 import { PACKAGE_VERSION } from '../paths.js';
-import type { BuildContext } from './context.js';
+import type { BuildContext, InstalledArtifact } from './context.js';
 
 export interface ImageManifest {
   schema: 'vexfs-image/manifest@1';
@@ -16,6 +16,8 @@ export interface ImageManifest {
   kernel: string | null;
   module: { vermagic: string | null; sha256: string | null; version: string | null };
   vexctl: { sha256: string | null };
+  /** Every module, tool and file the payload installed: path in the image, size, sha256 (and vermagic for modules). */
+  artifacts: InstalledArtifact[];
   installed_packages: number | null;
   files: {
     image: { name: string; size: number; sha256: string; virtual_size: number };
@@ -47,6 +49,7 @@ export function buildManifest(ctx: BuildContext, files: ManifestFiles, stageTime
     kernel: g.kernel ?? null,
     module: { vermagic: g.vermagic ?? null, sha256: g.moduleSha256 ?? null, version: g.moduleVersion ?? null },
     vexctl: { sha256: g.vexctlSha256 ?? null },
+    artifacts: g.artifacts ?? [],
     installed_packages: g.packageCount ?? null,
     files: {
       image: { name: files.image.name, size: files.image.size, sha256: files.image.sha256, virtual_size: files.image.virtualSize },
@@ -76,6 +79,8 @@ export function manifestText(m: ImageManifest): string {
     `vexfs.ko sha256:  ${m.module.sha256 ?? 'unknown'}`,
     `vexctl sha256:    ${m.vexctl.sha256 ?? 'unknown'}`,
     `Packages:         ${m.installed_packages ?? 'unknown'}`,
+    `Installed:`,
+    ...(m.artifacts.length ? m.artifacts.map((a) => `  ${a.kind.padEnd(7)} ${a.path} (${a.size} bytes, sha256 ${a.sha256}${a.vermagic ? `, vermagic ${a.vermagic}` : ''})`) : ['  unknown']),
     `Image size:       ${mib(m.files.image.size)} (virtual ${mib(m.files.image.virtual_size)})`,
     `Compressed size:  ${mib(m.files.compressed.size)}`,
     `Image sha256:     ${m.files.image.sha256}`,

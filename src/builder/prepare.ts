@@ -9,15 +9,38 @@ import type { Step } from '../pipeline/step.js';
 import { acquireLock } from '../base/lock.js';
 import { describeProfile } from '../vm/profile.js';
 import type { BuildContext } from './context.js';
+import { DEFAULT_PAYLOAD } from '../config/payload.js';
+import type { Payload } from '../config/payload-types.js';
 
-/** The source must have a Makefile with a vm-build target (the spec's contract). */
-export function assertVmBuildTarget(sourceDir: string): void {
-  const makefile = ['GNUmakefile', 'makefile', 'Makefile'].map((n) => join(sourceDir, n)).find((p) => existsSync(p));
+/** The Makefile make would read in a directory, if any. */
+function makefileIn(dir: string): string | undefined {
+  return ['GNUmakefile', 'makefile', 'Makefile'].map((n) => join(dir, n)).find((p) => existsSync(p));
+}
+
+/**
+ * What can be known about the build before a VM boots: the build directory holds a Makefile with
+ * the target of a plain `make TARGET` build command (the spec's `make vm-build` by default).
+ * Other commands are the project's business and are not second-guessed.
+ */
+export function assertVmBuildTarget(sourceDir: string, payload: Pick<Payload, 'buildDirectory' | 'buildCommand'> = DEFAULT_PAYLOAD): void {
+  const m = /^\s*make((?:\s+-\S+)*)\s+([A-Za-z0-9_.-]+)\s*$/.exec(payload.buildCommand);
+  if (!m || /\s-(C|f)\b/.test(m[1] ?? '')) return;
+  const target = m[2]!;
+  const dir = join(sourceDir, payload.buildDirectory);
+  const makefile = makefileIn(dir);
+  const isDefault = payload.buildCommand === DEFAULT_PAYLOAD.buildCommand;
   if (!makefile) {
-    throw new UsageError(`${sourceDir} has no Makefile`, { hint: 'the source must provide `make vm-build` (see examples/vexfs)' });
+    throw new UsageError(`${dir} has no Makefile`, {
+      hint: isDefault ? 'the source must provide `make vm-build` (see examples/vexfs), or declare its build in vexfs-image.yaml (vexfs-image init writes one)' : `the build command \`${payload.buildCommand}\` runs make in ${dir}`,
+    });
   }
-  if (!/^vm-build\s*:/m.test(readFileSync(makefile, 'utf8'))) {
-    throw new UsageError(`${makefile} has no vm-build target`, { hint: 'add a vm-build target that builds vexfs.ko and vexctl (see examples/vexfs/Makefile)' });
+  const escaped = target.replace(/[.]/g, '\\.');
+  if (!new RegExp(`^${escaped}\\s*:`, 'm').test(readFileSync(makefile, 'utf8'))) {
+    throw new UsageError(`${makefile} has no ${target} target`, {
+      hint: isDefault
+        ? 'add a vm-build target that builds vexfs.ko and vexctl (see examples/vexfs/Makefile), or pass --build-command / set payload.build.command (vexfs-image init writes a config)'
+        : `the build command is \`${payload.buildCommand}\`: add the target or change the command`,
+    });
   }
 }
 

@@ -1,13 +1,13 @@
-// Stage 2, cloud-init: the build VM's seed — user-data generated as data (packages, the VexFS
+// Stage 2, cloud-init: the build VM's seed — user-data generated as data (packages, the payload's
 // files, the build user with the session's ephemeral key) and a fresh instance-id.
 import { randomUUID } from 'node:crypto';
 import type { BuildPlan } from '../config/load.js';
 import type { SeedInput } from '../tools/seed.js';
-import { buildUserData, loadGuestFiles, templateVars } from './user-data.js';
+import { buildUserData, loadPayloadFiles, templateVars } from './user-data.js';
 
 export function buildSeed(plan: Readonly<BuildPlan>, startedAt: Date): (publicKey: string) => Promise<SeedInput> {
   return async (publicKey) => ({
-    userData: buildUserData(plan, publicKey, await loadGuestFiles(templateVars(plan, startedAt))),
+    userData: buildUserData(plan, publicKey, await loadPayloadFiles(plan.payload, templateVars(plan, startedAt))),
     metaData: { 'instance-id': `vexfs-build-${randomUUID()}`, 'local-hostname': `vexfs-${plan.variantName}` },
   });
 }

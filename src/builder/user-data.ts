@@ -1,8 +1,12 @@
-// The build VM's cloud-init user-data, as data. The files it installs are real files under
-// guest/files/ (templates end in .tmpl and get {{key}} substitution).
+// The build VM's cloud-init user-data, as data. The files it installs are the payload's: real
+// files under guest/files/ for the VexFS defaults, or the project's own (templates get {{key}}
+// substitution).
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { BuildPlan } from '../config/load.js';
+import { DEFAULT_PAYLOAD } from '../config/payload.js';
+import type { Payload } from '../config/payload-types.js';
+import { UsageError } from '../errors.js';
 import { GUEST_DIR } from '../paths.js';
 import { BUILD_USER } from './context.js';
 
@@ -46,6 +50,23 @@ export async function loadGuestFiles(vars: Record<string, string>, root = join(G
   return files;
 }
 
+/** The payload's files, in its order, templates rendered with vars. */
+export async function loadPayloadFiles(payload: Pick<Payload, 'files'>, vars: Record<string, string>): Promise<GuestFile[]> {
+  const out: GuestFile[] = [];
+  for (const f of payload.files) {
+    let content = f.from !== undefined ? await readFile(f.from, 'utf8') : (f.content ?? '');
+    if (f.template) {
+      try {
+        content = renderTemplate(content, vars);
+      } catch (e) {
+        throw new UsageError(`${f.from ?? f.path}: ${(e as Error).message}: the variables are ${Object.keys(vars).join(', ')}`);
+      }
+    }
+    out.push({ path: f.path, content, permissions: f.mode.padStart(4, '0') });
+  }
+  return out;
+}
+
 export function templateVars(plan: Pick<BuildPlan, 'version' | 'variantName' | 'variant'>, buildDate: Date): Record<string, string> {
   return {
     version: plan.version,
@@ -58,7 +79,8 @@ export function templateVars(plan: Pick<BuildPlan, 'version' | 'variantName' | '
 
 export const BUILD_DPKG_UNSAFE_IO = '/etc/dpkg/dpkg.cfg.d/90-vexfs-image-build-unsafe-io';
 
-export function buildUserData(plan: Pick<BuildPlan, 'basePackages' | 'variant' | 'preinstall'>, publicKey: string, files: GuestFile[]): Record<string, unknown> {
+export function buildUserData(plan: Pick<BuildPlan, 'basePackages' | 'variant' | 'preinstall'> & { payload?: Pick<Payload, 'services'> }, publicKey: string, files: GuestFile[]): Record<string, unknown> {
+  const services = (plan.payload ?? DEFAULT_PAYLOAD).services;
   const packages = [...new Set([...plan.basePackages, ...plan.variant.packages])];
   // Packages already in the base (plan.preinstall) need neither an index refresh nor apt.
   const missing = packages.filter((p) => !plan.preinstall.includes(p));
@@ -87,6 +109,7 @@ export function buildUserData(plan: Pick<BuildPlan, 'basePackages' | 'variant' |
       // emulation, and a crashed build VM is thrown away anyway.
       { path: BUILD_DPKG_UNSAFE_IO, content: 'force-unsafe-io\n', permissions: '0644', owner: 'root:root' },
     ],
-    runcmd: [['systemctl', 'daemon-reload'], ['systemctl', 'enable', 'vexfs.service'], ['touch', '/var/log/vexfs.log']],
+    // The payload's files (its log file among them) are write_files above; its units get enabled.
+    runcmd: [['systemctl', 'daemon-reload'], ...services.map((u) => ['systemctl', 'enable', u])],
   };
 }

@@ -22,7 +22,7 @@ export interface ValidateTuning {
 }
 
 export function makeValidate(setup: ValidateSetup, tuning: ValidateTuning = VALIDATE_DEFAULTS): ValidateFn {
-  const checks = resolveCheckList({ userChecks: setup.config.checks });
+  const checks = resolveCheckList({ checks: setup.config.baseChecks, userChecks: setup.config.checks });
   return (image, o) =>
     validateImage(identifyImage(image.path, { variant: image.variant, version: image.version }), {
       checks,

@@ -10,8 +10,9 @@ import { register as registerBase } from './commands/base.js';
 import { register as registerCache } from './commands/cache.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerSsh } from './commands/ssh.js';
+import { register as registerInit } from './commands/init.js';
 
-export const COMMANDS: RegisterCommand[] = [registerBuild, registerValidate, registerRun, registerSsh, registerCi, registerBase, registerCache, registerDoctor];
+export const COMMANDS: RegisterCommand[] = [registerBuild, registerValidate, registerRun, registerSsh, registerCi, registerBase, registerCache, registerDoctor, registerInit];
 
 export function buildProgram(ctx: CliContext, commands: RegisterCommand[] = COMMANDS): Command {
   const program = new Command('vexfs-image')

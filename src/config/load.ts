@@ -13,6 +13,9 @@ import { BUILTIN_VARIANTS, DEFAULT_BASE_PACKAGES, DEFAULT_TOOLCHAIN_PACKAGES } f
 import { DEBIAN_PRESETS } from '../base/presets.js';
 import { checkBaseSpec } from '../base/spec-check.js';
 import { checkDirArg } from './dir-arg.js';
+import { resolvePayload, type PayloadFlags } from './payload.js';
+import type { Payload } from './payload-types.js';
+import { builtinChecksFor } from '../validate/checks.js';
 
 export const CONFIG_FILE_NAME = 'vexfs-image.yaml';
 
@@ -45,6 +48,8 @@ export interface ConfigFlags {
   cacheDir?: string;
   /** false: install packages with apt inside the build VM even when the base is built here. */
   preinstall?: boolean;
+  /** The payload's per-run settings (--build-command, --build-subdir, --module). */
+  payload?: PayloadFlags;
 }
 
 export interface LoadedConfig {
@@ -52,7 +57,12 @@ export interface LoadedConfig {
   configPath: string | undefined;
   file: ConfigFile;
   variants: Readonly<Record<string, VariantDef>>;
+  /** The user's checks (vexfs-image.yaml `checks:`). */
   checks: readonly CheckDef[];
+  /** What the project builds and installs (default: the VexFS layout). */
+  payload: Payload;
+  /** The built-in check list for this payload (derived checks around guest/checks/builtin.yaml). */
+  baseChecks: readonly CheckDef[];
 }
 
 /** The keys an object schema allows at a path of the parsed data (for "unknown key" errors). */
@@ -143,7 +153,7 @@ function assertUniqueCheckIds(checks: readonly CheckDef[], where: string): void 
   }
 }
 
-export function loadConfig(flags: Pick<ConfigFlags, 'config' | 'source'>, cwd = process.cwd()): LoadedConfig {
+export function loadConfig(flags: Pick<ConfigFlags, 'config' | 'source' | 'payload'>, cwd = process.cwd()): LoadedConfig {
   const sourceDir = resolveSourceDir(flags.source, cwd);
   const configPath = flags.config ? resolve(cwd, flags.config) : join(sourceDir, CONFIG_FILE_NAME);
   let file: ConfigFile = {};
@@ -151,12 +161,15 @@ export function loadConfig(flags: Pick<ConfigFlags, 'config' | 'source'>, cwd = 
   else if (flags.config) throw new UsageError(`config file ${configPath} does not exist`);
   assertUniqueCheckIds(file.checks ?? [], configPath);
   const variants: Record<string, VariantDef> = { ...BUILTIN_VARIANTS, ...(file.variants ?? {}) };
+  const payload = resolvePayload(sourceDir, file.payload, file.build_command, flags.payload);
   return Object.freeze({
     sourceDir,
     configPath: existsSync(configPath) ? configPath : undefined,
     file,
     variants: Object.freeze(variants),
     checks: Object.freeze(file.checks ?? []),
+    payload,
+    baseChecks: Object.freeze(builtinChecksFor(payload)),
   });
 }
 
@@ -172,7 +185,9 @@ export interface BuildPlan {
   memoryMb: number;
   cpus: number;
   timeoutS: number;
+  /** The payload's build command (payload.buildCommand; kept for the messages that name it). */
   buildCommand: string;
+  payload: Payload;
   basePackages: readonly string[];
   /**
    * Packages baked into the base when it is built here from Debian packages (native speed on the
@@ -250,7 +265,8 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
     memoryMb,
     cpus,
     timeoutS,
-    buildCommand: pick(f.build_command, DEFAULTS.buildCommand),
+    buildCommand: cfg.payload.buildCommand,
+    payload: cfg.payload,
     basePackages,
     preinstall: Object.freeze(preinstall ? [...new Set([...basePackages, ...variant.packages])] : []),
     toolchainPackages: Object.freeze([...(f.toolchain_packages ?? DEFAULT_TOOLCHAIN_PACKAGES)]),

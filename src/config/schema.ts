@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { VARIANT_RE, VERSION_RE } from './names.js';
 import { DEBIAN_PACKAGE_RE, DPKG_PATTERN_RE, PACKAGE_NAME_RULE, PACKAGE_PATTERN_RULE } from './package-names.js';
+import { PayloadSchema } from './payload-schema.js';
 
 const PackageName = z.string().regex(DEBIAN_PACKAGE_RE, PACKAGE_NAME_RULE);
 
@@ -168,7 +169,10 @@ export const ConfigFileSchema = z
     memory: z.number().int().min(512).optional(),
     cpus: z.number().int().min(1).max(64).optional(),
     timeout: z.number().int().positive().optional(),
+    /** The build command (same as payload.build.command, which wins). */
     build_command: z.string().optional(),
+    /** What the project builds and installs; absent: the VexFS layout of examples/vexfs. */
+    payload: PayloadSchema.optional(),
     /** Packages every variant installs (build toolchain and kernel headers). */
     base_packages: z.array(PackageName).optional(),
     /**

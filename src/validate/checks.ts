@@ -1,9 +1,13 @@
-// The check list: built-in checks (guest/checks/builtin.yaml) merged with the user's (from
-// vexfs-image.yaml or a --checks file), checked for consistency, then narrowed to one variant.
+// The check list: the payload's derived checks around the built-in ones (guest/checks/builtin.yaml),
+// merged with the user's (from vexfs-image.yaml or a --checks file), checked for consistency, then
+// narrowed to one variant.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { derivePayloadChecks } from '../config/payload-checks.js';
+import { DEFAULT_PAYLOAD } from '../config/payload.js';
+import type { Payload } from '../config/payload-types.js';
 import { CheckSchema, type CheckDef } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { GUEST_DIR } from '../paths.js';
@@ -35,13 +39,32 @@ export function parseChecks(text: string, where: string, opts: { standalone?: bo
   return r.data;
 }
 
-let builtinCache: CheckDef[] | undefined;
+let genericCache: CheckDef[] | undefined;
 
-export function loadBuiltinChecks(file = BUILTIN_CHECKS_FILE): CheckDef[] {
-  if (file === BUILTIN_CHECKS_FILE && builtinCache) return builtinCache;
+/** The payload-independent checks of guest/checks/builtin.yaml (system, security, kernel log). */
+export function loadGenericChecks(file = BUILTIN_CHECKS_FILE): CheckDef[] {
+  if (file === BUILTIN_CHECKS_FILE && genericCache) return genericCache;
   const checks = parseChecks(readFileSync(file, 'utf8'), file);
-  if (file === BUILTIN_CHECKS_FILE) builtinCache = checks;
+  if (file === BUILTIN_CHECKS_FILE) genericCache = checks;
   return checks;
+}
+
+/**
+ * The built-in list for a payload: its derived checks, the generic ones, its unload checks just
+ * before the first kernel-log check (which judges the log of everything above it).
+ */
+export function builtinChecksFor(payload: Payload, generic: readonly CheckDef[] = loadGenericChecks()): CheckDef[] {
+  const { head, tail } = derivePayloadChecks(payload);
+  const at = generic.findIndex((c) => c.type === 'kernel-log');
+  const cut = at < 0 ? generic.length : at;
+  const out = [...head, ...generic.slice(0, cut), ...tail, ...generic.slice(cut)];
+  assertConsistent(out, `built-in checks for the payload (${BUILTIN_CHECKS_FILE} + derived)`);
+  return out;
+}
+
+/** The built-in list of the default (VexFS) payload; with `file`, around that file's checks. */
+export function loadBuiltinChecks(file = BUILTIN_CHECKS_FILE): CheckDef[] {
+  return builtinChecksFor(DEFAULT_PAYLOAD, loadGenericChecks(file));
 }
 
 /** Unique ids; `needs` only names earlier checks (so the list order is the run order). */

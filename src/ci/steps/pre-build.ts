@@ -24,7 +24,7 @@ export const preBuildStep: Step<CiContext> = {
     // Known from here on, also when a later check fails: the manifest lists these variants.
     ctx.plans = plans;
     ctx.records = new Map(plans.map((p) => [p.variantName, newImageRecord(p.variantName, p.version)]));
-    assertVmBuildTarget(config.sourceDir);
+    assertVmBuildTarget(config.sourceDir, config.payload);
     const scripts = await (ctx.deps.checkScripts ?? checkShellScripts)({ signal: opts.signal, logFile: join(ctx.root, LAYOUT.logs, 'pre-build.log') });
     ctx.config = config;
     ctx.stages.describe('pre-build', {

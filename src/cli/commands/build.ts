@@ -13,6 +13,9 @@ interface BuildCliOptions extends BuildVmCliOptions {
   outputDir?: string;
   force?: boolean;
   json?: boolean;
+  buildCommand?: string;
+  buildSubdir?: string;
+  module?: string[];
 }
 
 export function toBuildFlags(o: BuildCliOptions): BuildFlags {
@@ -22,7 +25,12 @@ export function toBuildFlags(o: BuildCliOptions): BuildFlags {
     version: o.version,
     outputDir: o.outputDir,
     force: o.force ?? false,
+    payload: { buildCommand: o.buildCommand, buildSubdir: o.buildSubdir, modules: o.module },
   };
+}
+
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -39,6 +47,10 @@ export function register(program: Command, ctx: CliContext): void {
   })
     .option('--output-dir <dir>', 'where finished images go (default: images)')
     .option('--force', 'replace an existing image of the same name')
+    .option('--build-command <cmd>', 'the payload\'s build command, run in the build directory (default: payload.build.command, else make vm-build)')
+    // Not --build-dir: that is the host's working directory for VMs and logs.
+    .option('--build-subdir <dir>', 'where the build runs, relative to the source root (default: payload.build.directory, else the root)')
+    .option('--module <name>', 'a kernel module the build produces (repeatable; replaces payload.modules, keeping a declared entry\'s settings)', collect)
     .option('--json', 'print the result as JSON on stdout')
     .addHelpText(
       'after',

@@ -89,7 +89,8 @@ export function toValidateOptions(images: string[], o: ValidateCliOptions, ctx: 
     jobs: o.jobs,
     reportDir: o.reportDir,
     formats,
-    checks,
+    // --checks replaces the built-in list; else the one derived from the config's payload.
+    checks: checks ?? cfg.baseChecks,
     userChecks: cfg.checks,
     variant: o.variant,
     version: o.version,
