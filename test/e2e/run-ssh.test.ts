@@ -93,7 +93,7 @@ describe('vexfs-image run and ssh on a real VM', { timeout: 12 * 60_000 }, () =>
     const ready = await waitFor(() => /^ready: /m.test(current.stdout) || current.code !== undefined, (BOOT_TIMEOUT_S + 120) * 1000, 250);
     assert.ok(ready && current.code === undefined, `no ready line (exit ${current.code}):\n${current.stderr}`);
     const readyS = (Date.now() - t0) / 1000;
-    const sshUp = /SSH up ([\d.]+) s after power-on/.exec(current.stderr)?.[1];
+    const sshUp = /SSH ready ([\d.]+) s after power-on/.exec(current.stderr)?.[1];
     t.diagnostic(`ready line after ${readyS.toFixed(1)} s (SSH up ${sshUp} s after power-on)`);
 
     // The ready lines: how to connect, by name and with plain ssh.
