@@ -48,7 +48,7 @@ export async function build(o: BuildOptions = {}): Promise<BuildResult> {
   return buildImage(plan, { signal: signalOf(o), emit: o.emit ?? silentSink });
 }
 
-/** `vexfs-image validate`: the accelerator is found here unless opts.accel says. */
+/** `vexfs-image validate`: the VM profile is resolved here unless opts.profile gives one. */
 export async function validate(o: ValidateOptions = {}): Promise<ValidateOutcome> {
   return validateImages(o);
 }

@@ -1,13 +1,11 @@
 // What one `vexfs-image run` shares between its steps.
 import type { VmProfile } from '../tools/qemu.js';
+import { VM_DEFAULTS } from '../vm/profile.js';
 import type { HasSession } from '../vm/session.js';
 import type { InstanceState } from './state.js';
 
 export const RUN_DEFAULTS = Object.freeze({
-  memoryMb: 2048,
-  cpus: 2,
-  bootTimeoutS: 300,
-  sshTimeoutS: 60,
+  ...VM_DEFAULTS,
   /** How long the guest gets to power off after ACPI powerdown before QEMU is killed. */
   shutdownTimeoutS: 30,
 });

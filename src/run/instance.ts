@@ -62,7 +62,7 @@ export async function runInstance(o: RunInstanceOptions): Promise<RunOutcome> {
   await claimInstance(root, state, {
     onStale: (d, s) => info(`removed the stale instance directory ${d}${s ? ` (its run, pid ${s.pid}, is gone)` : ''}`),
   });
-  // A second Ctrl-C exits at once (pipeline/abort.ts): QEMU dies with us (pdeathsig), this removes the rest.
+  // A second Ctrl-C exits at once (cli/main.ts): QEMU dies with us (pdeathsig), this removes the rest.
   const removeOnExit = (): void => {
     if (!o.noCleanup) rmSync(dir, { recursive: true, force: true });
   };

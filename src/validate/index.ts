@@ -10,19 +10,16 @@ import { buildReport, type CheckResult, type ImageResult, type ValidationReport 
 import { REPORT_FORMATS, writeReports, type ReportFormat } from '../report/write.js';
 import { JOB_TOOLS } from '../tools/host-tools.js';
 import { checkImageChain } from '../tools/qemu-img.js';
-import { resolveVmProfile, type VmProfile } from '../vm/profile.js';
+import { resolveVmProfile, VM_DEFAULTS, type VmProfile } from '../vm/profile.js';
 import { loadBuiltinChecks, mergeChecks } from './checks.js';
 import { identifyImage, resolveImagePaths, type ImageTarget } from './discover.js';
 import { validateImage } from './image.js';
 
 export const VALIDATE_DEFAULTS = Object.freeze({
+  ...VM_DEFAULTS,
   imagesDir: 'images',
-  bootTimeoutS: 300,
-  sshTimeoutS: 60,
   jobs: 1,
   reportDir: 'validation-report',
-  memoryMb: 2048,
-  cpus: 2,
 });
 
 

@@ -19,6 +19,9 @@ export interface ProfileRequest {
   doctor?: typeof doctor;
 }
 
+/** What a VM that boots a finished image gets unless told otherwise (validate, run, ci's validations). */
+export const VM_DEFAULTS = Object.freeze({ memoryMb: 2048, cpus: 2, bootTimeoutS: 300, sshTimeoutS: 60 });
+
 /** Limits checked before anything is probed or started (a typo must not reach QEMU). */
 export const PROFILE_LIMITS = Object.freeze({ minMemoryMb: 256, maxMemoryMb: 262_144, maxCpus: 64 });
 
