@@ -87,9 +87,13 @@ export function newSession(opts: VmSessionOptions): VmSession {
 export const serialLogOf = (s: VmSession): string => join(s.opts.dir, 'serial.log');
 export const qemuLogOf = (s: VmSession): string => s.opts.qemuLog ?? join(s.opts.dir, 'qemu.log');
 
-/** The session directory itself when socket paths fit in it, else a fresh one under $TMPDIR. */
+/**
+ * The session directory itself when socket paths fit in it, else a fresh one under $TMPDIR.
+ * sun_path holds 107 bytes, and ssh first binds its control socket at the path plus a
+ * 17-character random suffix: hence the margin.
+ */
 export async function socketDir(s: VmSession): Promise<string> {
-  s.sockDir ??= join(s.opts.dir, 'ssh-control').length < 100 ? s.opts.dir : await mkdtemp(join(tmpdir(), 'vxs-'));
+  s.sockDir ??= join(s.opts.dir, 'ssh-control').length <= 88 ? s.opts.dir : await mkdtemp(join(tmpdir(), 'vxs-'));
   return s.sockDir;
 }
 
