@@ -13,20 +13,13 @@ interface Received {
   body: string;
 }
 
+/** A webhook endpoint answering with statuses[i] to its i-th request (the last one repeating). */
 async function server(statuses: number[]): Promise<{ url: string; got: Received[] }> {
-  const got: Received[] = [];
-  const srv = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      got.push({ method: req.method!, url: req.url!, headers: req.headers, body });
-      res.statusCode = statuses[Math.min(got.length - 1, statuses.length - 1)]!;
-      res.end(res.statusCode === 200 ? 'ok' : 'invalid_payload');
-    });
+  const r = await redirector((n) => {
+    const status = statuses[Math.min(n - 1, statuses.length - 1)]!;
+    return { status, body: status === 200 ? 'ok' : 'invalid_payload' };
   });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  after(() => srv.close());
-  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/services/T000/B000/secret`, got };
+  return { url: `${r.origin}/services/T000/B000/secret`, got: r.got };
 }
 
 const manifest = (ok: boolean): CiManifest => ({
