@@ -59,7 +59,9 @@ export const prepareStep: Step<BuildContext> = {
     await mkdir(ctx.plan.buildDir, { recursive: true });
     // One build of a variant at a time in a build directory (the kernel drops the lock when a
     // build dies, SIGKILL included); a second one is refused, not run beside it.
-    const lock = await acquireLock(`${ctx.vmDir}.lock`, { mode: 'exclusive', timeoutMs: 0, purpose: `build ${ctx.plan.variantName}` });
+    // The lock file stays (removing it would let a third build lock a new file of the same name);
+    // hidden, beside the VM directory it guards.
+    const lock = await acquireLock(join(ctx.plan.buildDir, `.vm-${ctx.plan.variantName}.lock`), { mode: 'exclusive', timeoutMs: 0, purpose: `build ${ctx.plan.variantName}` });
     if (!lock) throw new UsageError(`another build of ${ctx.plan.variantName} is running in ${ctx.plan.buildDir}`, { hint: 'wait for it, or pass another --build-dir' });
     ctx.vmDirLock = lock;
     if (existsSync(ctx.vmDir)) rt.info(`removing what an earlier build left in ${ctx.vmDir}`);
