@@ -2,9 +2,10 @@
 // that the choices (and their error messages) are unit-tested.
 import { UsageError } from '../errors.js';
 import { shellQuote } from '../tools/ssh.js';
+import { LOOPBACK } from '../tools/ports.js';
 import type { InstanceEntry, InstanceState } from './state.js';
 
-export const LOOPBACK = '127.0.0.1';
+export { LOOPBACK };
 
 /**
  * The remote command line: one argument is a shell command line, as with ssh itself

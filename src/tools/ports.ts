@@ -6,10 +6,13 @@ export function freePort(): Promise<number> {
     const srv = createServer();
     srv.unref();
     srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, LOOPBACK, () => {
       const addr = srv.address();
       const port = typeof addr === 'object' && addr ? addr.port : 0;
       srv.close(() => (port ? resolve(port) : reject(new Error('could not pick a free port'))));
     });
   });
 }
+
+/** The only address a guest port is ever forwarded from. */
+export const LOOPBACK = '127.0.0.1';

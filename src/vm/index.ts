@@ -2,7 +2,7 @@
 export { assertProfileRequest, describeProfile, profileFor, resolveVmProfile, type ResolvedProfile, type VmProfile } from './profile.js';
 export { assertAlive, newSession, serialLogOf, timeLeftMs, type CloudInitOutcome, type HasSession, type VmSession, type VmSessionOptions } from './session.js';
 export { overlayStep } from './steps/overlay.js';
-export { accessSeedStep, LOOPBACK } from './steps/access-seed.js';
+export { accessSeedStep } from './steps/access-seed.js';
 export { bootStep } from './steps/boot.js';
 export { waitSshStep } from './steps/wait-ssh.js';
 export { waitCloudInitStep } from './steps/wait-cloud-init.js';

@@ -53,11 +53,6 @@ export interface ResolvedProfile {
   report: DoctorReport;
 }
 
-/** The accelerator a doctor report's probe found usable (KVM only when usable by speed too). */
-export function chosenAccel(report: Pick<DoctorReport, 'accelerator'>): Accel | undefined {
-  return report.accelerator?.chosen;
-}
-
 /**
  * The one place the accelerator is chosen: host tools checked, the (cached) probe asked which
  * accelerator really works, KVM only when it is usable by speed as well (tools/accel.ts).
@@ -66,7 +61,8 @@ export async function resolveVmProfile(r: ProfileRequest): Promise<ResolvedProfi
   assertProfileRequest(r);
   const report = await (r.doctor ?? doctor)({ cacheDir: r.cacheDir, signal: r.signal });
   assertReady(report, ['qemu-system-x86_64', 'qemu-img', ...(r.tools ?? [])]);
-  const accel = chosenAccel(report);
+  // KVM only when the probe found it usable by speed too (tools/accel.ts).
+  const accel = report.accelerator?.chosen;
   if (!accel) throw new PreconditionError('no accelerator was probed', { hint: 'run `vexfs-image doctor --refresh`' });
   return { profile: profileFor(accel, r.memoryMb, r.cpus), report };
 }

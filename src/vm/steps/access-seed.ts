@@ -1,12 +1,11 @@
 // Session step: an ephemeral ed25519 key (0600, never reused) and the cloud-init NoCloud seed
 // that lets it in (the caller's seed: build user-data, or a throw-away access user), with a new
 // instance-id so cloud-init runs its per-instance modules on this boot.
+import { LOOPBACK } from '../../tools/ports.js';
 import { makeSeedIso } from '../../tools/seed.js';
 import { generateKey } from '../../tools/ssh.js';
 import type { Step } from '../../pipeline/step.js';
 import type { HasSession } from '../session.js';
-
-export const LOOPBACK = '127.0.0.1';
 
 export const accessSeedStep: Step<HasSession> = {
   name: 'access-seed',
