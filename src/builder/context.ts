@@ -71,3 +71,9 @@ export interface BuildContext extends HasSession {
 export function imageBaseName(variant: string, version: string): string {
   return `vexfs-${variant}-${version}`;
 }
+
+/** Where finalise stages a build's files inside the output directory, before it renames them in. */
+export const partialDirName = (imageName: string, pid: number): string => `.${imageName}.partial-${pid}`;
+
+/** Partial directories of any build (prepare removes those whose build was killed). */
+export const isPartialDirName = (name: string): boolean => /^\..+\.partial-\d+$/.test(name);

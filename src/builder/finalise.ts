@@ -1,19 +1,20 @@
 // Stage 5b, finalise: compacted qcow2, streamed gzip, .sha256 files, manifests, then publish
 // atomically — everything is made in a hidden partial directory in the output directory and
 // renamed into place last, the image itself last of all.
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { makeOwnedDir } from '../tools/owned-dir.js';
 import { join } from 'node:path';
 import { gzipFile } from '../tools/gzip.js';
 import { writeChecksumFile } from '../tools/hash.js';
 import { convertToQcow2, imageInfo } from '../tools/qemu-img.js';
 import { formatBytes } from '../ui/format.js';
 import type { Step } from '../pipeline/step.js';
-import type { BuildContext } from './context.js';
+import { partialDirName, type BuildContext } from './context.js';
 import { assertOutputFree } from './prepare.js';
 import { buildManifest, manifestText } from './manifest.js';
 
 function partialDir(ctx: BuildContext): string {
-  return join(ctx.plan.outputDir, `.${ctx.imageName}.partial-${process.pid}`);
+  return join(ctx.plan.outputDir, partialDirName(ctx.imageName, process.pid));
 }
 
 export function finaliseStep(stageTimes: Record<string, number>): Step<BuildContext> {
@@ -24,8 +25,8 @@ export function finaliseStep(stageTimes: Record<string, number>): Step<BuildCont
       if (!ctx.session.overlay) throw new Error('finalise: no disk');
       const t0 = Date.now();
       const dir = partialDir(ctx);
-      await rm(dir, { recursive: true, force: true });
-      await mkdir(dir, { recursive: true });
+      // Owned: a build killed while it writes here leaves it for the next build to remove.
+      await makeOwnedDir(dir);
       const qcow2Name = `${ctx.imageName}.qcow2`;
       const gzName = `${qcow2Name}.gz`;
       const qcow2 = join(dir, qcow2Name);

@@ -8,6 +8,7 @@ import type { Step } from '../pipeline/step.js';
 import { accessSeedStep, bootStep, newSession, overlayStep, powerOffStep, resolveVmProfile, waitCloudInitStep, waitSshStep, type VmProfile } from '../vm/index.js';
 import { BUILD_USER, imageBaseName, type Artifacts, type BuildContext } from './context.js';
 import { JOB_TOOLS } from '../tools/host-tools.js';
+import { assertFreeSpace, type SpaceNeed } from '../tools/free-space.js';
 import { assertOutputFree, assertVmBuildTarget, prepareStep } from './prepare.js';
 import { buildSeed } from './seed.js';
 import { baseImageStep } from './base-image.js';
@@ -16,6 +17,7 @@ import { buildInVmStep } from './build-in-vm.js';
 import { variantStep } from './variant.js';
 import { goldenCleanupStep } from './golden.js';
 import { finaliseStep } from './finalise.js';
+import { reportingNoSpace } from './no-space.js';
 
 export interface BuildResult {
   artifacts: Artifacts;
@@ -37,7 +39,7 @@ export function buildSteps(stageTimes: Record<string, number>): Step<BuildContex
     variantStep,
     goldenCleanupStep, // 5. image finalisation
     powerOffStep,
-    finaliseStep(stageTimes),
+    reportingNoSpace(finaliseStep(stageTimes)),
   ];
 }
 
@@ -74,6 +76,19 @@ export function newBuildContext(plan: Readonly<BuildPlan>, profile: VmProfile, n
   };
 }
 
+/**
+ * What a build writes, roughly: the published image and its .gz (a minimal image is ~170 MiB
+ * each), and the build VM's overlay and source copy (a development build's overlay peaks at ~1 GiB).
+ */
+export const BUILD_SPACE = Object.freeze({ outputBytes: 512 * 2 ** 20, buildDirBytes: 1536 * 2 ** 20 });
+
+export function buildSpaceNeeds(plan: Pick<BuildPlan, 'outputDir' | 'buildDir'>): SpaceNeed[] {
+  return [
+    { path: plan.outputDir, bytes: BUILD_SPACE.outputBytes, what: 'the image and its .gz', flag: '--output-dir' },
+    { path: plan.buildDir, bytes: BUILD_SPACE.buildDirBytes, what: "the build VM's disk", flag: '--build-dir' },
+  ];
+}
+
 export interface BuildImageOptions {
   signal: AbortSignal;
   emit: EventSink;
@@ -83,6 +98,7 @@ export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOpti
   // Bad input before anything is probed, written or started.
   assertVmBuildTarget(plan.sourceDir, plan.payload);
   assertOutputFree(plan, imageBaseName(plan.variantName, plan.version));
+  await assertFreeSpace(buildSpaceNeeds(plan));
   const { profile, report } = await resolveVmProfile({ memoryMb: plan.memoryMb, cpus: plan.cpus, cacheDir: plan.cacheDir, tools: JOB_TOOLS.build, signal: opts.signal });
   const ctx = newBuildContext(plan, profile);
   for (const t of report.tools) if (t.version) ctx.toolVersions[t.name] = t.version;

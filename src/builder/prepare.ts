@@ -7,8 +7,9 @@ import { UsageError } from '../errors.js';
 import { gitHead } from '../tools/git.js';
 import type { Step } from '../pipeline/step.js';
 import { acquireLock } from '../base/lock.js';
+import { removeOrphans } from '../tools/owned-dir.js';
 import { describeProfile } from '../vm/profile.js';
-import type { BuildContext } from './context.js';
+import { isPartialDirName, type BuildContext } from './context.js';
 import { DEFAULT_PAYLOAD } from '../config/payload.js';
 import type { Payload } from '../config/payload-types.js';
 
@@ -70,6 +71,9 @@ export const prepareStep: Step<BuildContext> = {
     await rm(ctx.vmDir, { recursive: true, force: true });
     await mkdir(ctx.vmDir, { recursive: true, mode: 0o700 });
     await mkdir(ctx.plan.outputDir, { recursive: true });
+    for (const o of await removeOrphans(ctx.plan.outputDir, isPartialDirName)) {
+      rt.warn(`removed ${o.dir}: the unfinished output of a build that was killed (pid ${o.pid} is gone)`);
+    }
     ctx.sourceCommit = await gitHead(ctx.plan.sourceDir, { signal: rt.signal });
   },
   async cleanup(ctx, rt) {

@@ -1,7 +1,7 @@
 // Validation of one image, as steps on the runner: workspace -> inspect -> the VM session
 // (overlay, access seed, boot, wait for SSH, wait for cloud-init) -> checks -> power off. The
 // image itself is only ever the read-only backing file of a throw-away overlay.
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError, GuestError, TimeoutError } from '../errors.js';
@@ -10,16 +10,20 @@ import { runSteps, timingsOf, type StepTiming } from '../pipeline/runner.js';
 import type { Step } from '../pipeline/step.js';
 import { imageStatus, stripControl, summarizeChecks, type ImageError, type ImageResult } from '../report/model.js';
 import { sha256File } from '../tools/hash.js';
+import { makeOwnedTempDir, removeOrphans } from '../tools/owned-dir.js';
 import { VmExitedError } from '../tools/qemu.js';
 import { accessSeedStep, bootStep, newSession, overlayStep, powerOffStep, waitCloudInitStep, waitSshStep } from '../vm/index.js';
 import { ImageFailure, type ValidateContext, type ValidateImageOptions } from './context.js';
 import type { ImageTarget } from './discover.js';
-import { VALIDATION_USER, validationSeed } from './seed.js';
+import { HOSTILE_SEED_VARIANTS, VALIDATION_USER, validationSeed } from './seed.js';
 import { checksStep } from './steps/checks.js';
 import { inspectStep } from './steps/inspect.js';
 import { workspaceStep } from './steps/workspace.js';
 
 export type { ValidateImageOptions } from './context.js';
+
+/** Validation work directories: `vexfs-validate.<image>.XXXXXX` under --work-dir or $TMPDIR. */
+export const WORK_DIR_PREFIX = 'vexfs-validate.';
 
 export const VALIDATE_STEPS: ReadonlyArray<Step<ValidateContext>> = [
   workspaceStep,
@@ -54,7 +58,7 @@ function newValidateContext(target: ImageTarget, opts: ValidateImageOptions, dir
     dir,
     ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
     user: VALIDATION_USER,
-    seed: (publicKey) => validationSeed(publicKey),
+    seed: (publicKey) => validationSeed(publicKey, { hostile: HOSTILE_SEED_VARIANTS.has(target.variant) }),
     bootTimeoutMs: opts.bootTimeoutS * 1000,
     cloudInitMinMs: opts.sshTimeoutS * 1000,
     timeoutHint: 'pass --boot-timeout to wait longer',
@@ -72,9 +76,12 @@ function newValidateContext(target: ImageTarget, opts: ValidateImageOptions, dir
 export async function validateImage(target: ImageTarget, opts: ValidateImageOptions): Promise<ImageResult> {
   const startedAt = new Date();
   const parent = opts.workDir ?? tmpdir();
-  await mkdir(parent, { recursive: true });
-  // mkdtemp makes it 0700: it holds the ephemeral key.
-  const dir = await mkdtemp(join(parent, `${target.name}.`));
+  // What a killed validation left (its key, overlay and seed) goes first, and is reported.
+  for (const o of await removeOrphans(parent, (n) => n.startsWith(WORK_DIR_PREFIX))) {
+    opts.emit({ type: 'warn', message: `removed ${o.dir}: left by a validation that was killed (pid ${o.pid} is gone)` });
+  }
+  // 0700: it holds the ephemeral key.
+  const dir = await makeOwnedTempDir(parent, `${WORK_DIR_PREFIX}${target.name}.`);
   const ctx = newValidateContext(target, opts, dir);
   const emit: EventSink = (ev) => {
     if ('step' in ev && ev.step !== undefined) opts.emit({ ...ev, step: `${target.name}:${ev.step}`, ...('title' in ev ? { title: `${target.name}: ${ev.title}` } : {}) } as typeof ev);

@@ -2,7 +2,6 @@
 // validate and run all use — overlay, access seed and ephemeral key, boot, wait for SSH, wait for
 // cloud-init, power off. A caller's context carries a `session` field; the steps read its options
 // and write its typed fields. Every QEMU the tool starts is started by the boot step.
-import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TimeoutError } from '../errors.js';
@@ -10,6 +9,9 @@ import type { SpawnedProcess } from '../tools/exec.js';
 import type { DriveSpec, VirtfsShare, Vm, VmProfile } from '../tools/qemu.js';
 import type { SeedInput } from '../tools/seed.js';
 import type { SshTarget } from '../tools/ssh.js';
+import { makeOwnedTempDir, removeOrphans } from '../tools/owned-dir.js';
+
+const SOCKET_DIR_PREFIX = 'vxs-';
 
 /** cloud-init's outcome on this boot (its result.json), or why there is none. */
 export interface CloudInitOutcome {
@@ -93,8 +95,11 @@ export const qemuLogOf = (s: VmSession): string => s.opts.qemuLog ?? join(s.opts
  * 17-character random suffix: hence the margin.
  */
 export async function socketDir(s: VmSession): Promise<string> {
-  s.sockDir ??= join(s.opts.dir, 'ssh-control').length <= 88 ? s.opts.dir : await mkdtemp(join(tmpdir(), 'vxs-'));
-  return s.sockDir;
+  if (s.sockDir) return s.sockDir;
+  if (join(s.opts.dir, 'ssh-control').length <= 88) return (s.sockDir = s.opts.dir);
+  // Owned, so that what a killed run left here is found and removed by the next one.
+  await removeOrphans(tmpdir(), (n) => n.startsWith(SOCKET_DIR_PREFIX));
+  return (s.sockDir = await makeOwnedTempDir(tmpdir(), SOCKET_DIR_PREFIX));
 }
 
 /** Time left of the boot deadline (power-on + bootTimeoutMs); throws once it has passed. */

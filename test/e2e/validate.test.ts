@@ -15,11 +15,12 @@ import { stripVTControlCharacters } from 'node:util';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { run } from '../../src/tools/exec.js';
 import { sha256File } from '../../src/tools/hash.js';
 import { defaultCacheDir, PACKAGE_ROOT } from '../../src/paths.js';
 import { ensureBuiltImage } from '../helpers/built-image.js';
+import { breakCopy, debugfsWrite as debugfsWriteIn, editGrubCfg, type Debugfs } from '../helpers/image-edit.js';
 import { DEFAULT_DISTRO, resolveBase } from '../../src/base/index.js';
 import type { ValidationReport } from '../../src/report/model.js';
 import { loadBuiltinChecks, parseChecks } from '../../src/validate/checks.js';
@@ -38,34 +39,8 @@ after(async () => {
   if (work && !process.env.VEXFS_E2E_KEEP) await rm(work, { recursive: true, force: true });
 });
 
-type Debugfs = (args: string[]) => Promise<string>;
-
-/** Edits a copy of an image offline: qcow2 -> raw, debugfs on the root partition, -> qcow2. */
-async function breakCopy(src: string, dst: string, edit: (debugfs: Debugfs, kernel: string) => Promise<void>): Promise<void> {
-  const raw = `${dst}.raw`;
-  await mkdir(dirname(dst), { recursive: true });
-  await run('qemu-img', ['convert', '-O', 'raw', src, raw], { timeoutMs: 300_000 });
-  const pt = JSON.parse((await run('sfdisk', ['--json', raw])).stdout) as { partitiontable: { sectorsize?: number; partitions: Array<{ start: number; size: number }> } };
-  const part = [...pt.partitiontable.partitions].sort((a, b) => b.size - a.size)[0]!;
-  const dev = `${raw}?offset=${part.start * (pt.partitiontable.sectorsize ?? 512)}`;
-  const debugfs: Debugfs = async (args) => {
-    const r = await run('debugfs', [...args, dev]);
-    assert.doesNotMatch(r.stderr, /not found|No such file|Could not allocate/i, `debugfs ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const kernels = (await debugfs(['-R', 'ls /usr/lib/modules'])).split(/\s+/).filter((w) => /^\d+\.\d+/.test(w));
-  assert.equal(kernels.length, 1, `one kernel in the image: ${kernels.join(' ')}`);
-  await edit(debugfs, kernels[0]!);
-  await run('qemu-img', ['convert', '-O', 'qcow2', raw, dst], { timeoutMs: 300_000 });
-  await rm(raw, { force: true });
-}
-
-/** Runs debugfs -w with these commands. */
-async function debugfsWrite(debugfs: Debugfs, commands: string[]): Promise<void> {
-  const cmds = join(work, `debugfs-${Date.now()}.cmds`);
-  await writeFile(cmds, `${commands.join('\n')}\n`);
-  await debugfs(['-w', '-f', cmds]);
-}
+/** debugfs -w with these commands (the command file goes in the test's work directory). */
+const debugfsWrite = (debugfs: Debugfs, commands: string[]): Promise<void> => debugfsWriteIn(debugfs, work, commands);
 
 function statuses(report: ValidationReport): Record<string, string> {
   return Object.fromEntries(report.images[0]!.checks.map((c) => [c.id, c.status === 'failed' ? `failed:${c.severity}` : c.status]));
@@ -245,12 +220,10 @@ describe('validate the Debian base image', { timeout: 60 * 60_000 }, () => {
     // A copy whose kernel command line names a root file system that does not exist.
     const noRoot = join(work, 'base-images', 'debian-13-noroot.qcow2');
     await breakCopy(base, noRoot, async (debugfs) => {
-      const local = join(work, 'grub.cfg');
-      await debugfs(['-R', `dump /boot/grub/grub.cfg ${local}`]);
-      const cfg = await readFile(local, 'utf8');
-      assert.match(cfg, / root=UUID=\S+/);
-      await writeFile(local, cfg.replace(/ root=UUID=\S+/, ' root=UUID=00000000-0000-4000-8000-000000000000 rootdelay=5'));
-      await debugfsWrite(debugfs, ['rm /boot/grub/grub.cfg', `write ${local} /boot/grub/grub.cfg`]);
+      await editGrubCfg(debugfs, work, (cfg) => {
+        assert.match(cfg, / root=UUID=\S+/);
+        return cfg.replace(/ root=UUID=\S+/, ' root=UUID=00000000-0000-4000-8000-000000000000 rootdelay=5');
+      });
     });
     const { report, ok } = await validateImages({ images: [noRoot], checks: baseCheckList(), variant: 'base', version: '0', bootTimeoutS: Math.max(240, BOOT_TIMEOUT_S) });
     const img = report.images[0]!;

@@ -7,6 +7,7 @@ import { controlPath, masterAttempt } from '../../tools/ssh-master.js';
 import { waitForSsh } from '../../tools/ssh.js';
 import type { Step } from '../../pipeline/step.js';
 import { assertAlive, timeLeftMs, type HasSession } from '../session.js';
+import { watchForMissingSshd } from '../no-sshd.js';
 
 export const waitSshStep: Step<HasSession> = {
   name: 'wait-ssh',
@@ -15,12 +16,17 @@ export const waitSshStep: Step<HasSession> = {
     const ssh = s.ssh;
     if (!ssh || !s.vm) throw new Error('wait-ssh: the VM is not running');
     const sockDir = s.sockDir ?? s.opts.dir;
+    const noSshd = watchForMissingSshd(ssh);
+    const vm = s.vm;
     try {
       await waitForSsh(ssh, {
         timeoutMs: Math.max(1000, timeLeftMs(s, 'waiting for SSH')),
         intervalMs: 1000,
         signal: rt.signal,
-        check: () => assertAlive(s),
+        check: async () => {
+          await assertAlive(s);
+          await noSshd.check(await vm.serial());
+        },
         ...(s.opts.master
           ? { attempt: masterAttempt(ssh, sockDir, (m) => (s.master = m), { logFile: join(s.opts.dir, 'ssh-master.log'), signal: rt.signal }) }
           : {}),

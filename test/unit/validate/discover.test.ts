@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { identifyImage, identityFromName, resolveImagePaths } from '../../../src/validate/discover.js';
 import { parseCloudInitResult } from '../../../src/tools/seed.js';
-import { validationSeed, VALIDATION_USER } from '../../../src/validate/seed.js';
+import { HOSTILE_SEED_VARIANTS, validationSeed, VALIDATION_USER } from '../../../src/validate/seed.js';
 
 
 async function imagesDir() {
@@ -66,6 +66,13 @@ test('seed: new instance-id, one user with the key and sudo, sshd settings untou
   assert.equal(users[0]!.sudo, 'ALL=(ALL) NOPASSWD:ALL');
   assert.equal('ssh_pwauth' in a.userData, false);
   assert.equal('disable_root' in a.userData, false);
+});
+
+test('seed for production: the same, and it asks for password login (the hardening must win over it)', () => {
+  const s = validationSeed('ssh-ed25519 AAAA test', { hostile: true });
+  assert.equal(s.userData.ssh_pwauth, true);
+  assert.equal((s.userData.users as unknown[]).length, 1);
+  assert.ok(HOSTILE_SEED_VARIANTS.has('production') && !HOSTILE_SEED_VARIANTS.has('minimal'));
 });
 
 test("cloud-init's result.json: done, degraded, error", () => {
