@@ -278,6 +278,21 @@ describe('faults: validate', { skip: SKIP, timeout: 45 * 60_000 }, () => {
     assert.deepEqual(leftovers(), []);
   });
 
+  test('a sidecar manifest that lies about the variant: the image\'s own record wins, exit 1', { timeout: 20 * 60_000 }, async () => {
+    // The case the issue found: an image validated under another variant's checks. Here a minimal
+    // image whose sidecar says production (the mirror case: a production image labelled minimal).
+    const lying = join(images, 'vexfs-mislabelled.qcow2');
+    cpSync(good, lying);
+    writeFileSync(join(images, 'vexfs-mislabelled.json'), JSON.stringify({ variant: 'production', version: '0.9.1-test', files: { image: { name: 'vexfs-mislabelled.qcow2' } } }));
+    const run = validate(lying, 'r-lying');
+    const r = await run.exit;
+    assert.equal(r.code, 1, run.stderr());
+    const report = JSON.parse(readFileSync(join(work, 'r-lying', 'validation.json'), 'utf8')) as { images: Array<{ checks: Array<{ id: string; status: string; message: string }> }> };
+    const identity = report.images[0]!.checks.find((c) => c.id === 'image-identity');
+    assert.equal(identity?.status, 'failed', JSON.stringify(identity));
+    assert.match(identity!.message, /minimal 0\.9\.1-test/);
+  });
+
   test('after all that, the next validation of the image passes, and it is unchanged', { timeout: 20 * 60_000 }, async () => {
     const run = validate(good, 'r-good');
     const r = await run.exit;

@@ -42,6 +42,9 @@ export interface BuiltImage {
 
 export const TEST_VERSION = '0.9.1-test';
 
+/** How old another inputs' cached image must be before a run removes it. */
+const STALE_MS = 6 * 3600_000;
+
 export async function ensureBuiltImage(variant = 'minimal'): Promise<BuiltImage> {
   const root = join(defaultCacheDir(), 'test-images', `${variant}-${inputsKey()}`);
   const name = `vexfs-${variant}-${TEST_VERSION}`;
@@ -49,10 +52,14 @@ export async function ensureBuiltImage(variant = 'minimal'): Promise<BuiltImage>
   const result = { dir: root, image, name, version: TEST_VERSION, variant, stdout: '', stderr: '' };
   if (existsSync(image) && process.env.VEXFS_TEST_REBUILD !== '1') return result;
 
-  // Only the current inputs' image is worth keeping: drop the ones earlier code built.
+  // Only the current inputs' image is worth keeping: drop the ones earlier code built, once they
+  // are a few hours old (another checkout's test run may be using its image right now).
   const parent = join(defaultCacheDir(), 'test-images');
   if (existsSync(parent)) {
-    for (const old of readdirSync(parent)) if (old.startsWith(`${variant}-`) && join(parent, old) !== root) await rm(join(parent, old), { recursive: true, force: true });
+    for (const old of readdirSync(parent)) {
+      const p = join(parent, old);
+      if (old.startsWith(`${variant}-`) && p !== root && Date.now() - statSync(p).mtimeMs > STALE_MS) await rm(p, { recursive: true, force: true });
+    }
   }
   const tmp = `${root}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });

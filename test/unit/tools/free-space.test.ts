@@ -7,7 +7,9 @@ import { tempDir } from '../../helpers/fs.js';
 
 test('a path that does not exist yet is judged by its nearest existing ancestor', async () => {
   const dir = tempDir();
-  assert.equal(await freeBytes(join(dir, 'a', 'b')), await freeBytes(dir));
+  // The same file system: equal but for what other processes wrote meanwhile.
+  const [missing, existing] = [await freeBytes(join(dir, 'a', 'b')), await freeBytes(dir)];
+  assert.ok(existing > 0 && Math.abs(missing - existing) < 256 * 2 ** 20, `${missing} vs ${existing}`);
 });
 
 test('enough space passes; too little is exit 2 naming the path, the numbers and the flag', async () => {
