@@ -3,10 +3,11 @@
 // (a boot sector this module writes: it prints a marker on COM1 and exits through
 // isa-debug-exit) with a hard deadline, and judge KVM by its speed against TCG as well.
 import { constants } from 'node:fs';
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from './exec.js';
+import { makeOwnedTempDir, removeOrphans } from './owned-dir.js';
 import { CommandError } from '../errors.js';
 import type { Accel } from './qemu.js';
 
@@ -105,9 +106,13 @@ export function judgeKvm(kvm: AccelResult, tcg: AccelResult): AccelResult {
   return kvm;
 }
 
+const PROBE_DIR_PREFIX = 'vexfs-accel-';
+
 export async function probeAccelerators(opts: { qemu?: string; signal?: AbortSignal; kvmDevice?: string; timeoutMs?: number } = {}): Promise<ProbeReport> {
   const qemu = opts.qemu ?? 'qemu-system-x86_64';
-  const dir = await mkdtemp(join(tmpdir(), 'vexfs-accel-'));
+  // Owned: a probe killed mid-way leaves its directory for the next probe to remove.
+  await removeOrphans(tmpdir(), (n) => n.startsWith(PROBE_DIR_PREFIX));
+  const dir = await makeOwnedTempDir(tmpdir(), PROBE_DIR_PREFIX);
   try {
     const sector = join(dir, 'probe.img');
     await writeFile(sector, probeBootSector());
