@@ -4,9 +4,9 @@
 // path, that earlier artifacts are byte-identical, and that the next run finds what a killed one
 // left, says so, cleans it and succeeds.
 //
-// Builds use test/fixtures/scratchfs-tree with `base_packages: [make]`: the same VM lifecycle as
-// any build, minutes cheaper than VexFS's (no cargo). Validation faults use the shared cached
-// minimal image (test/helpers/built-image.ts).
+// Builds use test/fixtures/scratchfs-tree: the same VM lifecycle as any build, with a module that
+// compiles in seconds and no cargo. Validation faults use the shared cached minimal image
+// (test/helpers/built-image.ts).
 //
 // VEXFS_E2E_FAULTS: `core` (default, what CI runs), `full` (every case; ~10 more minutes: SIGTERM
 // during boot and during checks, a full disk and SIGKILL during finalise, ci's next run with the
@@ -33,6 +33,8 @@ const VERSION = '0.4.0-faults';
 const IMAGE = `vexfs-minimal-${VERSION}`;
 /** Generous: a loaded 2-core TCG machine boots in 25-150 s. */
 const BOOT_MS = 6 * 60_000;
+/** The default package set, so the build uses the same cached preinstalled base as the test image. */
+const SCRATCHFS_CONFIG = 'payload:\n  build: { command: make modules }\n  modules:\n    - { name: scratchfs, path: kernel_module/scratchfs.ko, filesystem: scratch }\n';
 
 /** The QEMU that run started is gone within a few seconds of the fault (pdeathsig, cleanup). */
 async function assertQemuGone(qemuPid: number, run: CliRun): Promise<void> {
@@ -68,11 +70,7 @@ describe('faults: build', { skip: SKIP, timeout: 60 * 60_000 }, () => {
 
   before(() => {
     cpSync(FIXTURE, src, { recursive: true });
-    // No package work in the VM (the base has the toolchain): the lifecycle, not apt, is under test.
-    writeFileSync(
-      join(src, 'vexfs-image.yaml'),
-      'base_packages: [make]\npayload:\n  build: { command: make modules }\n  modules:\n    - { name: scratchfs, path: kernel_module/scratchfs.ko, filesystem: scratch }\n',
-    );
+    writeFileSync(join(src, 'vexfs-image.yaml'), SCRATCHFS_CONFIG);
     // The output directory is a 1 GiB tmpfs, so that it can be filled during a build.
     tmpfsProblem = mountTmpfs(out, 1024);
     mkdirSync(out, { recursive: true });
@@ -311,7 +309,7 @@ describe('faults: ci', { skip: SKIP, timeout: 45 * 60_000 }, () => {
 
   before(() => {
     cpSync(FIXTURE, src, { recursive: true });
-    writeFileSync(join(src, 'vexfs-image.yaml'), 'base_packages: [make]\npayload:\n  build: { command: make modules }\n  modules:\n    - { name: scratchfs, path: kernel_module/scratchfs.ko, filesystem: scratch }\n');
+    writeFileSync(join(src, 'vexfs-image.yaml'), SCRATCHFS_CONFIG);
   });
 
   test('SIGKILL during a variant\'s boot: QEMU gone, no manifest or checksums published', async () => {
