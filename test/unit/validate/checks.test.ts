@@ -109,3 +109,22 @@ test('a --checks file may be a bare list or a mapping with checks:', () => {
   assert.equal(parseChecks('checks:\n  - { id: a, type: command, command: x }\n', 'f').length, 1);
   assert.equal(parseChecks('', 'f').length, 0);
 });
+
+test('image-identity: the image\'s own record must name the variant and version it is validated as', () => {
+  const c = compileCheck(byId('image-identity')!, { variant: 'production', version: '1.0.0', name: 'vexfs-production-1.0.0' });
+  assert.equal(c.evaluate({ exitCode: 0, stdout: 'production 1.0.0\n', stderr: '' }).ok, true);
+  // A production image whose sidecar says minimal is validated as minimal, and fails here.
+  const asMinimal = compileCheck(byId('image-identity')!, { variant: 'minimal', version: '1.0.0', name: 'vexfs-minimal-1.0.0' });
+  const v = asMinimal.evaluate({ exitCode: 0, stdout: 'production 1.0.0\n', stderr: '' });
+  assert.equal(v.ok, false);
+  assert.match(v.message, /production 1\.0\.0/);
+  assert.equal(c.evaluate({ exitCode: 1, stdout: '', stderr: 'No such file or directory' }).ok, false);
+  assert.ok(checksForVariant(builtin, 'minimal').some((x) => x.id === 'image-identity'));
+});
+
+test('production only: the hostile seed reached sshd, and password login is still off', () => {
+  const applied = compileCheck(byId('sshd-password-seed-applied')!, { variant: 'production', version: '1', name: 'x' });
+  assert.equal(applied.evaluate({ exitCode: 0, stdout: 'PasswordAuthentication yes\n', stderr: '' }).ok, true);
+  assert.equal(applied.evaluate({ exitCode: 1, stdout: '', stderr: '' }).ok, false);
+  assert.deepEqual(byId('sshd-password-seed-applied')!.variants, ['production']);
+});
