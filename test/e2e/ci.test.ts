@@ -49,7 +49,7 @@ test('ci over minimal and production: artifacts, checksums, JUnit and notificati
   // suite before it has used too much of that (a cold, slow machine), it says so and skips
   // rather than making the whole run time out. .ci/run sets VEXFS_CI_RUN_STARTED.
   const started = Number(process.env.VEXFS_CI_RUN_STARTED || 0);
-  const startBy = Number(process.env.VEXFS_CI_E2E_START_BY_MIN || 40);
+  const startBy = Number(process.env.VEXFS_CI_E2E_START_BY_MIN || 50);
   if (started > 0 && Date.now() / 1000 - started > startBy * 60) {
     return t.skip(`only ${Math.round(90 - (Date.now() / 1000 - started) / 60)} min of CI time left; needs ~${TIMEOUT_MS / 60_000} min`);
   }
