@@ -119,6 +119,9 @@ export async function runSteps<C>(steps: ReadonlyArray<Step<C>>, ctx: C, opts: R
   const cleanupSignal = new AbortController().signal;
   for (const { step, index } of started.reverse()) {
     if (!step.cleanup) continue;
+    // Log lines still being appended would race a cleanup that removes their directory (rm -r
+    // then fails with ENOTEMPTY, and the directory stays): let them land first.
+    await Promise.all(writes);
     try {
       await step.cleanup(ctx, runtimeFor(step as Step<unknown>, index, opts, writes, cleanupSignal));
     } catch (e) {

@@ -237,3 +237,35 @@ describe('runSteps with keepGoing', () => {
     assert.deepEqual(ctx.log, ['run:a', 'cleanup:a']);
   });
 });
+
+test('a cleanup that removes the log directory runs after the failed step\'s last log lines landed', async () => {
+  // validate's work directory holds the step logs and its first step's cleanup removes it: lines
+  // still being appended made rm -r fail (ENOTEMPTY) and the directory stay.
+  for (let round = 0; round < 5; round++) {
+    const work = join(tempDir(), 'work');
+    const logDir = join(work, 'steps');
+    const errors: RunEvent[] = [];
+    const steps: Step<Ctx>[] = [
+      {
+        name: 'workspace',
+        title: 'W',
+        run: async () => undefined,
+        cleanup: async () => {
+          const { rm } = await import('node:fs/promises');
+          await rm(work, { recursive: true, force: true });
+        },
+      },
+      {
+        name: 'chatty',
+        title: 'C',
+        run: async (_ctx, rt) => {
+          for (let i = 0; i < 200; i++) rt.info(`line ${i}`);
+          throw new Error('chatty broke');
+        },
+      },
+    ];
+    await assert.rejects(runSteps(steps, { log: [] }, { signal: new AbortController().signal, logDir, emit: (e) => e.type === 'cleanup-error' && errors.push(e) }), /chatty broke/);
+    assert.deepEqual(errors, []);
+    assert.equal(existsSync(work), false, `round ${round}: the work directory came back or stayed`);
+  }
+});
