@@ -74,10 +74,11 @@ export async function validateImage(target: ImageTarget, opts: ValidateImageOpti
   const parent = opts.workDir ?? tmpdir();
   await mkdir(parent, { recursive: true });
   // mkdtemp makes it 0700: it holds the ephemeral key.
-  const dir = await mkdtemp(join(parent, `${target.name}.`));
+  const row = opts.profileLabel ? `${target.name}.${opts.profileLabel}` : target.name;
+  const dir = await mkdtemp(join(parent, `${row}.`));
   const ctx = newValidateContext(target, opts, dir);
   const emit: EventSink = (ev) => {
-    if ('step' in ev && ev.step !== undefined) opts.emit({ ...ev, step: `${target.name}:${ev.step}`, ...('title' in ev ? { title: `${target.name}: ${ev.title}` } : {}) } as typeof ev);
+    if ('step' in ev && ev.step !== undefined) opts.emit({ ...ev, step: `${row}:${ev.step}`, ...('title' in ev ? { title: `${row}: ${ev.title}` } : {}) } as typeof ev);
     else opts.emit(ev);
   };
   let timings: StepTiming[] = [];
@@ -106,6 +107,7 @@ export async function validateImage(target: ImageTarget, opts: ValidateImageOpti
     identitySource: target.identitySource,
     status: imageStatus(checks, error),
     accel: opts.profile.accel,
+    ...(opts.profileLabel ? { profile: opts.profileLabel } : {}),
     startedAt: startedAt.toISOString(),
     timings: {
       sshReadyMs: s.sshReadyMs ?? null,

@@ -17,6 +17,7 @@ import { formatDuration } from '../../ui/format.js';
 import { checksForVariant, parseChecks } from '../../validate/checks.js';
 import { validate } from '../../api.js';
 import { resolveCheckList, VALIDATE_DEFAULTS, type ValidateOptions } from '../../validate/index.js';
+import { parseProfiles, resolveHardware } from '../../vm/profile.js';
 import type { CliContext } from '../context.js';
 
 export interface ValidateCliOptions {
@@ -38,6 +39,19 @@ export interface ValidateCliOptions {
   network?: boolean;
   workDir?: string;
   listChecks?: boolean;
+  profile?: string[];
+}
+
+/** --profile is repeatable: each one a row per image in every report. */
+export function collectProfiles(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
+/** The matrix from --profile, judged (values, memory, OVMF on the host) before anything starts. */
+export function profilesFromFlags(texts: readonly string[] | undefined, env: NodeJS.ProcessEnv): ReturnType<typeof parseProfiles> {
+  const profiles = parseProfiles(texts ?? [], VALIDATE_DEFAULTS);
+  for (const p of profiles) resolveHardware(p, env);
+  return profiles;
 }
 
 function positiveInt(what: string) {
@@ -80,7 +94,9 @@ export function toValidateOptions(images: string[], o: ValidateCliOptions, ctx: 
   if (o.reportDir) checkDirArg(o.reportDir, '--report-dir', cwd);
   if (o.workDir) checkDirArg(o.workDir, '--work-dir', cwd);
   precompileChecks(resolveCheckList({ checks, userChecks: cfg.checks }), { version: o.version, variant: o.variant });
+  const profiles = profilesFromFlags(o.profile, ctx.env);
   return {
+    ...(profiles.length ? { profiles, env: ctx.env } : {}),
     images,
     imagesDir: o.imagesDir,
     bootTimeoutS: o.bootTimeout,
@@ -157,6 +173,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--clean-shutdown', 'power the guest off with ACPI at the end instead of stopping QEMU')
     .option('--network', 'give the guest the host\'s network (default: none beyond the SSH forward)')
     .option('--work-dir <dir>', 'parent of the per-image work directories (default: $TMPDIR)')
+    .option(
+      '--profile <profile>',
+      'validate under this VM profile (repeatable: a matrix, one report row per image and profile): firmware bios|uefi, disk bus virtio-blk|virtio-scsi|nvme|sata, memory (512M, 2G), vCPUs (2cpu), comma-separated, e.g. uefi,nvme,512M (default: bios,virtio-blk,2G,2cpu)',
+      collectProfiles,
+    )
     .option('--list-checks', 'print the checks that would run (for --variant, default every variant) and exit')
     .addHelpText(
       'after',
@@ -166,6 +187,7 @@ Examples:
   $ vexfs-image validate vexfs-production-1.0.0.qcow2      one image from ./images
   $ vexfs-image validate --boot-timeout 600 --verbose      slower machines
   $ vexfs-image validate -d out --format junit,md --report-dir reports
+  $ vexfs-image validate --profile bios --profile uefi,nvme,512M   each image under two VM profiles
 Exit status: 0 all images passed, 1 an error-severity check failed or an image could not be
 validated (boot failure, SSH timeout), 2 bad usage, 130 interrupted.`,
     )

@@ -120,6 +120,14 @@ const CASES: Record<string, Case> = {
   'validate: --work-dir is a file': { args: ['validate', '--work-dir', '@IN/afile', '@IN/nonexistent.qcow2'], message: /--work-dir .*afile is not a directory/ },
   'validate: --variant invalid': { args: ['validate', '--variant', 'Bad!', '@IN/nonexistent.qcow2'], message: /invalid variant name "Bad!"/ },
   'validate: --config /dev/zero': { args: ['validate', '--config', '/dev/zero'], message: /config file \/dev\/zero is not a regular file/ },
+  'validate: --profile unknown value': { args: ['validate', '--profile', 'uefi,floppy', '@IN/nonexistent.qcow2'], message: /--profile: unknown profile value "floppy"/ },
+  'validate: --profile unknown bus': { args: ['validate', '--profile', 'bus=ide'], message: /--profile: unknown disk bus "ide": give one of virtio-blk, virtio-scsi, nvme, sata/ },
+  'validate: --profile memory below the images\' need': { args: ['validate', '--profile', 'uefi,nvme,384M'], message: /384 MiB of memory is below the 512 MiB the images need/ },
+  'validate: --profile uefi without OVMF on the host': {
+    args: ['validate', '--profile', 'uefi'],
+    env: { VEXFS_IMAGE_OVMF_CODE: '/nonexistent/OVMF_CODE.fd', VEXFS_IMAGE_OVMF_VARS: '/nonexistent/OVMF_VARS.fd' },
+    message: /UEFI firmware \(OVMF\), which is not installed.*Debian package ovmf/,
+  },
 
   // ci
   'ci: --jobs 0': { args: ['ci', '--jobs', '0'], message: /--jobs must be a whole number of at least 1/ },
