@@ -57,6 +57,7 @@ const CASES: Record<string, Case> = {
   'build: --version with ..': { args: ['build', '--version', '1..2'], message: /invalid version "1\.\.2"/ },
   'build: --version with /': { args: ['build', '--version', '../../etc'], message: /invalid version "\.\.\/\.\.\/etc"/ },
   'build: empty --version': { args: ['build', '--version', ''], message: /invalid version ""/ },
+  'build: unknown --format': { args: ['build', '--format', 'raw,ova'], message: /--format: unknown image format "ova": give any of qcow2, raw, vhd, vmdk, gce/ },
   'build: --cpus 0': { args: ['build', '--cpus', '0'], message: /--cpus must be a whole number of at least 1/ },
   'build: --cpus 1000': { args: ['build', '--cpus', '1000'], message: /--cpus must be a whole number from 1 to 64, got "1000"/ },
   'build: --cpus abc': { args: ['build', '--cpus', 'abc'], message: /--cpus must be a whole number/ },
@@ -131,6 +132,7 @@ const CASES: Record<string, Case> = {
 
   // ci
   'ci: --jobs 0': { args: ['ci', '--jobs', '0'], message: /--jobs must be a whole number of at least 1/ },
+  'ci: unknown --format': { args: ['ci', '--format', 'qcow3'], message: /--format: unknown image format "qcow3"/ },
   'ci: unknown --variant': { args: ['ci', '--variant', 'nosuch'], message: /unknown variant "nosuch"/ },
   'ci: empty --variant': { args: ['ci', '--variant', ','], message: /--variant: no variant named/ },
   'ci: --artifacts-dir is a file': { args: ['ci', '--artifacts-dir', '@IN/afile'], message: /--artifacts-dir .*afile is not a directory/ },
