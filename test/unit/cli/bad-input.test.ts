@@ -132,6 +132,8 @@ const CASES: Record<string, Case> = {
 
   // ci
   'ci: --jobs 0': { args: ['ci', '--jobs', '0'], message: /--jobs must be a whole number of at least 1/ },
+  'ci: --profile memory below the images\' need': { args: ['ci', '--profile', 'bios,256M'], message: /256 MiB of memory is below the 512 MiB the images need/ },
+  'ci: --profile uefi without OVMF on the host': { args: ['ci', '--profile', 'uefi,nvme'], env: { VEXFS_IMAGE_OVMF_CODE: '/nonexistent/C.fd', VEXFS_IMAGE_OVMF_VARS: '/nonexistent/V.fd' }, message: /Debian package ovmf/ },
   'ci: unknown --format': { args: ['ci', '--format', 'qcow3'], message: /--format: unknown image format "qcow3"/ },
   'ci: unknown --variant': { args: ['ci', '--variant', 'nosuch'], message: /unknown variant "nosuch"/ },
   'ci: empty --variant': { args: ['ci', '--variant', ','], message: /--variant: no variant named/ },
