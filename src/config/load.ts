@@ -256,7 +256,7 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
     buildDir: checkDirArg(pick(flags.buildDir, f.build_dir, DEFAULTS.buildDir), flags.buildDir !== undefined ? '--build-dir' : 'build_dir', cwd),
     cacheDir: checkDirArg(flags.cacheDir ? abs(flags.cacheDir) : defaultCacheDir(env), flags.cacheDir ? '--cache-dir' : 'the cache directory', cwd),
   };
-  const formats = Object.freeze(parseImageFormats(flags.formats));
+  const formats = Object.freeze(flags.formats !== undefined ? parseImageFormats(flags.formats) : parseImageFormats(f.formats, `formats in ${CONFIG_FILE_NAME}`));
   const basePackages = Object.freeze([...(f.base_packages ?? DEFAULT_BASE_PACKAGES)]);
   const preinstall = pick(flags.preinstall, f.preinstall_packages, true) && isDebianPreset(base);
   return Object.freeze({

@@ -11,6 +11,7 @@ import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import { VALIDATE_DEFAULTS } from '../../validate/index.js';
 import type { CliContext } from '../context.js';
 import type { MatrixProfile } from '../../ci/variant-run.js';
+import { loadConfig } from '../../config/load.js';
 import { profileLabel, resolveHardware } from '../../vm/profile.js';
 import { profilesFromFlags } from './validate.js';
 import { addBuildVmOptions, buildVmFlags, intOption, type BuildVmCliOptions } from '../options.js';
@@ -32,8 +33,8 @@ export interface CiCliOptions extends BuildVmCliOptions {
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** ci --profile values as matrix rows (same syntax and checks as validate --profile). */
-export function matrixFromFlags(texts: readonly string[] | undefined, env: NodeJS.ProcessEnv): MatrixProfile[] {
-  return profilesFromFlags(texts, env).map((choice) => ({ choice, label: profileLabel(choice), hardware: resolveHardware(choice, env) }));
+export function matrixFromFlags(texts: readonly string[] | undefined, env: NodeJS.ProcessEnv, what = '--profile'): MatrixProfile[] {
+  return profilesFromFlags(texts, env, what).map((choice) => ({ choice, label: profileLabel(choice), hardware: resolveHardware(choice, env) }));
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -74,7 +75,8 @@ Examples:
     )
     .action(async (o: CiCliOptions) => {
       // The matrix judged (values, memory, OVMF on the host) before anything starts.
-      const profiles = matrixFromFlags(o.profile, ctx.env);
+      const cfg = o.profile?.length ? undefined : loadConfig({ config: o.config, source: o.source }, process.cwd());
+      const profiles = cfg ? matrixFromFlags(cfg.file.profiles, ctx.env, `profiles in ${cfg.configPath ?? 'the config'}`) : matrixFromFlags(o.profile, ctx.env);
       const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: quiet() }));
       await preflightCi({ variants: o.variant ?? [], version: o.version, buildFlags: buildVmFlags(o), artifactsDir: o.artifactsDir, notifyUrl: o.notifyUrl }, ctx.env, process.cwd());
       try {

@@ -48,8 +48,8 @@ export function collectProfiles(v: string, prev: string[] | undefined): string[]
 }
 
 /** The matrix from --profile, judged (values, memory, OVMF on the host) before anything starts. */
-export function profilesFromFlags(texts: readonly string[] | undefined, env: NodeJS.ProcessEnv): ReturnType<typeof parseProfiles> {
-  const profiles = parseProfiles(texts ?? [], VALIDATE_DEFAULTS);
+export function profilesFromFlags(texts: readonly string[] | undefined, env: NodeJS.ProcessEnv, what = '--profile'): ReturnType<typeof parseProfiles> {
+  const profiles = parseProfiles(texts ?? [], VALIDATE_DEFAULTS, what);
   for (const p of profiles) resolveHardware(p, env);
   return profiles;
 }
@@ -94,7 +94,8 @@ export function toValidateOptions(images: string[], o: ValidateCliOptions, ctx: 
   if (o.reportDir) checkDirArg(o.reportDir, '--report-dir', cwd);
   if (o.workDir) checkDirArg(o.workDir, '--work-dir', cwd);
   precompileChecks(resolveCheckList({ checks, userChecks: cfg.checks }), { version: o.version, variant: o.variant });
-  const profiles = profilesFromFlags(o.profile, ctx.env);
+  // --profile, else the config's `profiles:` matrix.
+  const profiles = o.profile?.length ? profilesFromFlags(o.profile, ctx.env) : profilesFromFlags(cfg.file.profiles, ctx.env, `profiles in ${cfg.configPath ?? 'the config'}`);
   return {
     ...(profiles.length ? { profiles, env: ctx.env } : {}),
     images,

@@ -92,6 +92,9 @@ const CASES: Record<string, Case> = {
   // the config file
   'config: not YAML': { args: ['build', '--config', '@IN/cfg/bad-yaml.yaml'], message: /bad-yaml\.yaml: not valid YAML/ },
   'config: a list at the top': { args: ['build', '--config', '@IN/cfg/list.yaml'], message: /list\.yaml: \(top level\)/ },
+  'config: profiles with an unknown value': { args: ['validate', '--config', '@IN/cfg/bad-profiles.yaml'], message: /profiles in .*bad-profiles\.yaml: unknown disk bus "floppy"/ },
+  'config: profiles below the images\' memory (ci)': { args: ['ci', '--config', '@IN/cfg/small-profiles.yaml'], message: /profiles in .*small-profiles\.yaml uefi-nvme-256m-2cpu: 256 MiB of memory is below the 512 MiB/ },
+  'config: formats with an unknown one': { args: ['build', '--config', '@IN/cfg/bad-formats.yaml'], message: /formats.*ova/ },
   'config: unknown key': { args: ['build', '--config', '@IN/cfg/unknown-key.yaml'], message: /unknown key colour = "red": allowed keys are/ },
   'config: base_packages -o option': { args: ['build', '--config', '@IN/cfg/pkg-option.yaml'], message: /base_packages\[1\] = "-oAPT::Get::AllowUnauthenticated=true": a Debian package name/ },
   'config: variant package with a comma': { args: ['build', '--config', '@IN/cfg/pkg-comma.yaml'], message: /variants\.x\.packages\[0\] = "vim,gdb": a Debian package name/ },
@@ -207,6 +210,9 @@ before(async () => {
   write('cfg/bad-yaml.yaml', 'version: [1.0\n');
   write('cfg/list.yaml', '- a\n- b\n');
   write('cfg/unknown-key.yaml', 'colour: red\n');
+  write('cfg/bad-profiles.yaml', 'profiles: ["bios", "bus=floppy"]\n');
+  write('cfg/small-profiles.yaml', 'profiles: ["uefi,nvme,256M"]\n');
+  write('cfg/bad-formats.yaml', 'formats: [raw, ova]\n');
   write('cfg/pkg-option.yaml', 'base_packages: [gcc, "-oAPT::Get::AllowUnauthenticated=true"]\n');
   write('cfg/pkg-comma.yaml', 'variants:\n  x:\n    packages: ["vim,gdb"]\n');
   write('cfg/toolchain.yaml', 'toolchain_packages: ["--purge"]\n');
