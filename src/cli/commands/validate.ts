@@ -10,7 +10,7 @@ import { checkDirArg } from '../../config/dir-arg.js';
 import { checkVariantName, checkVersion } from '../../config/names.js';
 import { precompileChecks } from '../../validate/precompile.js';
 import { UsageError } from '../../errors.js';
-import type { ImageResult, ValidationReport } from '../../report/model.js';
+import { rowName, type ImageResult, type ValidationReport } from '../../report/model.js';
 import { parseFormats, REPORT_FORMATS, type ReportFormat } from '../../report/write.js';
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import { formatDuration } from '../../ui/format.js';
@@ -125,7 +125,7 @@ function imageLine(r: ImageResult): string {
   const status = r.status === 'passed' ? pc.green('PASSED') : r.status === 'failed' ? pc.red('FAILED') : pc.red('ERROR ');
   const times = `SSH ${t.sshReadyMs === null ? '–' : formatDuration(t.sshReadyMs)}, cloud-init ${t.cloudInitDoneMs === null ? '–' : formatDuration(t.cloudInitDoneMs)}, total ${formatDuration(t.totalMs)}`;
   const s = r.summary;
-  const lines = [`${status} ${r.name} (${r.variant} ${r.version}): ${s.passed}/${s.total} checks passed, ${s.failed} failed, ${s.warnings} warnings, ${s.skipped} skipped, ${s.errors} errors; ${times}`];
+  const lines = [`${status} ${rowName(r)} (${r.variant} ${r.version}): ${s.passed}/${s.total} checks passed, ${s.failed} failed, ${s.warnings} warnings, ${s.skipped} skipped, ${s.errors} errors; ${times}`];
   if (r.error) {
     lines.push(`  ${pc.red(r.error.kind)}: ${r.error.message.split('\n')[0]}`);
     if (r.error.serialTail) lines.push(...r.error.serialTail.split('\n').map((l) => pc.dim(`  | ${l}`)));
