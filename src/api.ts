@@ -75,6 +75,7 @@ export async function ci(o: CiApiOptions = {}): Promise<CiResult> {
       notifyUrl: o.notifyUrl,
       hostCpus: o.hostCpus,
       validateTimeouts: tuning,
+      ...(o.profiles?.length ? { profiles: o.profiles } : {}),
       env: o.env ?? process.env,
       cwd,
       signal: signalOf(o),

@@ -1,7 +1,7 @@
 // Debian bases built from Debian packages: mmdebstrap into a directory, the files and hook in
-// guest/base/debian/, a raw disk assembled without loop devices (disk.ts), then a compressed
-// qcow2. The recipe is plain data; its hash is the cache key.
-import { createHash, randomUUID } from 'node:crypto';
+// guest/base/debian/, a raw GPT disk that boots with BIOS and UEFI, assembled without loop
+// devices (disk.ts), then a compressed qcow2. The recipe is plain data; its hash is the cache key.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { PreconditionError } from '../errors.js';
@@ -9,14 +9,15 @@ import { GUEST_DIR, PACKAGE_VERSION } from '../paths.js';
 import { mmdebstrapVersion, runMmdebstrap } from '../tools/mmdebstrap.js';
 import { convertToQcow2 } from '../tools/qemu-img.js';
 import type { ExecOptions } from '../tools/exec.js';
-import { makeBootableRawDisk } from './disk.js';
+import { which } from '../tools/host-tools.js';
+import { DISK_LAYOUT, makeBootableRawDisk } from './disk.js';
 import { removeTree } from './safe-remove.js';
 import type { DebianPreset } from './presets.js';
 
 export const DEBIAN_GUEST_DIR = join(GUEST_DIR, 'base', 'debian');
 
 /** Bump when the build procedure changes in a way the recipe fields do not show. */
-export const RECIPE_VERSION = 1;
+export const RECIPE_VERSION = 2;
 
 /** The virtual size the base is stored with; consumers grow their overlay (default 10 GiB). */
 export const BASE_DISK_BYTES = 3 * 1024 * 1024 * 1024;
@@ -24,7 +25,8 @@ export const BASE_DISK_BYTES = 3 * 1024 * 1024 * 1024;
 /**
  * What a cloud-ready base needs: the cloud kernel, systemd with networkd + resolved (cloud-init
  * renders networkd files), sshd, cloud-init, sudo, growpart (cloud-guest-utils + fdisk) and
- * resize2fs so the root grows to the overlay's size on first boot, GRUB's BIOS modules.
+ * resize2fs so the root grows to the overlay's size on first boot, GRUB's BIOS and UEFI
+ * modules (the images are made from them; neither grub-pc nor grub-efi-amd64 is installed).
  */
 export const DEBIAN_BASE_PACKAGES: readonly string[] = [
   'linux-image-cloud-amd64',
@@ -39,6 +41,7 @@ export const DEBIAN_BASE_PACKAGES: readonly string[] = [
   'fdisk',
   'e2fsprogs',
   'grub-pc-bin',
+  'grub-efi-amd64-bin',
   'ca-certificates',
   'iproute2',
   'netbase',
@@ -55,6 +58,8 @@ export interface DebianRecipe {
   mirror: string;
   securityMirror: string;
   diskBytes: number;
+  /** The partition layout (disk.ts): a base cached with another layout is another base. */
+  diskLayout: string;
   format: 'qcow2';
   compression: 'zstd';
   /** SHA-256 over guest/base/debian (hook, static files): editing them rebuilds the base. */
@@ -78,6 +83,7 @@ export async function debianRecipe(preset: DebianPreset, opts: RecipeOptions = {
     mirror: (opts.mirror ?? 'http://deb.debian.org/debian').replace(/\/+$/, ''),
     securityMirror: (opts.securityMirror ?? 'http://deb.debian.org/debian-security').replace(/\/+$/, ''),
     diskBytes: BASE_DISK_BYTES,
+    diskLayout: DISK_LAYOUT,
     format: 'qcow2',
     compression: 'zstd',
     guestFiles: await hashTree(DEBIAN_GUEST_DIR),
@@ -142,6 +148,10 @@ export async function buildDebianBase(recipe: DebianRecipe, outImage: string, wo
   const mmVersion = await mmdebstrapVersion(exec).catch((e: unknown) => {
     throw new PreconditionError('mmdebstrap is not installed', { cause: e, hint: 'apt-get install mmdebstrap (or run `vexfs-image doctor --install`)' });
   });
+  // The ESP is FAT made on the disk file itself (dosfstools + mtools), not mounted.
+  for (const [tool, pkg] of [['mkfs.fat', 'dosfstools'], ['mmd', 'mtools'], ['mcopy', 'mtools'], ['sfdisk', 'fdisk'], ['mke2fs', 'e2fsprogs']] as const) {
+    if (!which(tool)) throw new PreconditionError(`${tool} is not installed (needed to assemble the base's disk)`, { hint: `apt-get install ${pkg}` });
+  }
   const rootDir = join(workDir, 'root');
   const raw = join(workDir, 'disk.raw');
   const uuid = randomUUID();
@@ -174,7 +184,7 @@ export async function buildDebianBase(recipe: DebianRecipe, outImage: string, wo
     );
     const mmdebstrapMs = Date.now() - t;
     t = Date.now();
-    onInfo?.('assembling the disk (sfdisk, mke2fs -d, GRUB)');
+    onInfo?.('assembling the disk (GPT by sfdisk, mke2fs -d, ESP by mkfs.fat + mtools, GRUB for BIOS and UEFI)');
     await makeBootableRawDisk(
       {
         image: raw,
@@ -183,6 +193,8 @@ export async function buildDebianBase(recipe: DebianRecipe, outImage: string, wo
         diskBytes: recipe.diskBytes,
         bootImgPath: join(rootDir, 'boot/grub/i386-pc/boot.img'),
         coreImgPath: join(rootDir, 'boot/grub/i386-pc/core.img'),
+        efiImgPath: join(rootDir, 'boot/grub/x86_64-efi/core.efi'),
+        espVolumeId: randomBytes(4).toString('hex'),
       },
       exec,
     );

@@ -43,6 +43,8 @@ export interface Artifacts {
   compressed: string;
   compressedSha256: string;
   compressedSize: number;
+  /** The other formats asked for (--format), published next to the qcow2. */
+  formats?: Array<{ format: string; path: string; sha256: string; size: number }>;
   manifestJson: string;
   manifestText: string;
 }

@@ -1,6 +1,7 @@
-// Stage 5b, finalise: compacted qcow2, streamed gzip, .sha256 files, manifests, then publish
-// atomically — everything is made in a hidden partial directory in the output directory and
-// renamed into place last, the image itself last of all.
+// Stage 5b, finalise: compacted qcow2, streamed gzip, the other formats asked for (--format:
+// raw, vhd, vmdk, gce; builder/formats.ts), .sha256 files, manifests, then publish atomically —
+// everything is made in a hidden partial directory in the output directory and renamed into
+// place last, the qcow2 itself last of all.
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { makeOwnedDir } from '../tools/owned-dir.js';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { convertToQcow2, imageInfo } from '../tools/qemu-img.js';
 import { formatBytes } from '../ui/format.js';
 import type { Step } from '../pipeline/step.js';
 import { partialDirName, type BuildContext } from './context.js';
+import { writeFormat, type FormatFile } from './formats.js';
 import { assertOutputFree } from './prepare.js';
 import { buildManifest, manifestText } from './manifest.js';
 
@@ -44,12 +46,25 @@ export function finaliseStep(stageTimes: Record<string, number>): Step<BuildCont
       const gzSha = await writeChecksumFile(gz);
       const [imageSize, gzSize] = [(await stat(qcow2)).size, (await stat(gz)).size];
 
+      const extra: Array<FormatFile & { sha256: string }> = [];
+      let raw: string | undefined;
+      for (const format of ctx.plan.formats) {
+        if (format === 'qcow2') continue;
+        const f = await writeFormat(format, { qcow2, dir, imageName: ctx.imageName, virtualSize: info.virtualSize, ...(raw ? { raw } : {}) }, { signal: rt.signal, logFile: rt.logFile });
+        if (format === 'raw') raw = f.path;
+        const t = Date.now();
+        const sha256 = await writeChecksumFile(f.path);
+        extra.push({ ...f, sha256, ms: f.ms + Date.now() - t });
+        rt.info(`${format}: ${f.name} (${formatBytes(f.size)}, virtual ${formatBytes(f.virtualSize)}; ${f.checked}) in ${((f.ms + Date.now() - t) / 1000).toFixed(1)} s`);
+      }
+
       const times = { ...stageTimes, finalise: Date.now() - t0 };
       const manifest = buildManifest(
         ctx,
         {
           image: { name: qcow2Name, size: imageSize, sha256: imageSha, virtualSize: info.virtualSize },
           compressed: { name: gzName, size: gzSize, sha256: gzSha },
+          formats: extra.map((f) => ({ format: f.format, name: f.name, size: f.size, sha256: f.sha256, virtualSize: f.virtualSize, checked: f.checked, ms: f.ms })),
         },
         times,
       );
@@ -59,7 +74,8 @@ export function finaliseStep(stageTimes: Record<string, number>): Step<BuildCont
       // Publish: re-check (another build may have published meanwhile), sidecars first, image last.
       assertOutputFree(ctx.plan, ctx.imageName);
       const out = ctx.plan.outputDir;
-      for (const name of [`${gzName}.sha256`, gzName, `${qcow2Name}.sha256`, `${ctx.imageName}.json`, `${ctx.imageName}.manifest`, qcow2Name]) {
+      const extraNames = extra.flatMap((f) => [`${f.name}.sha256`, f.name]);
+      for (const name of [`${gzName}.sha256`, gzName, ...extraNames, `${qcow2Name}.sha256`, `${ctx.imageName}.json`, `${ctx.imageName}.manifest`, qcow2Name]) {
         await rename(join(dir, name), join(out, name));
       }
       ctx.artifacts = {
@@ -69,6 +85,7 @@ export function finaliseStep(stageTimes: Record<string, number>): Step<BuildCont
         compressed: join(out, gzName),
         compressedSha256: gzSha,
         compressedSize: gzSize,
+        formats: extra.map((f) => ({ format: f.format, path: join(out, f.name), sha256: f.sha256, size: f.size })),
         manifestJson: join(out, `${ctx.imageName}.json`),
         manifestText: join(out, `${ctx.imageName}.manifest`),
       };

@@ -22,6 +22,8 @@ export interface ImageManifest {
   files: {
     image: { name: string; size: number; sha256: string; virtual_size: number };
     compressed: { name: string; size: number; sha256: string };
+    /** Cloud formats (--format), each checksummed and checked. */
+    formats?: Array<{ format: string; name: string; size: number; sha256: string; virtual_size: number; checked: string; ms: number }>;
   };
   stage_times_ms: Record<string, number>;
   ssh_ready_ms: number | null;
@@ -32,6 +34,7 @@ export interface ImageManifest {
 export interface ManifestFiles {
   image: { name: string; size: number; sha256: string; virtualSize: number };
   compressed: { name: string; size: number; sha256: string };
+  formats?: Array<{ format: string; name: string; size: number; sha256: string; virtualSize: number; checked: string; ms: number }>;
 }
 
 export function buildManifest(ctx: BuildContext, files: ManifestFiles, stageTimes: Record<string, number>): ImageManifest {
@@ -54,6 +57,7 @@ export function buildManifest(ctx: BuildContext, files: ManifestFiles, stageTime
     files: {
       image: { name: files.image.name, size: files.image.size, sha256: files.image.sha256, virtual_size: files.image.virtualSize },
       compressed: files.compressed,
+      ...(files.formats?.length ? { formats: files.formats.map((f) => ({ format: f.format, name: f.name, size: f.size, sha256: f.sha256, virtual_size: f.virtualSize, checked: f.checked, ms: f.ms })) } : {}),
     },
     stage_times_ms: stageTimes,
     ssh_ready_ms: ctx.session.sshReadyMs ?? null,
@@ -84,6 +88,7 @@ export function manifestText(m: ImageManifest): string {
     `Image size:       ${mib(m.files.image.size)} (virtual ${mib(m.files.image.virtual_size)})`,
     `Compressed size:  ${mib(m.files.compressed.size)}`,
     `Image sha256:     ${m.files.image.sha256}`,
+    ...(m.files.formats ?? []).map((f) => `${`Format ${f.format}:`.padEnd(18)}${f.name} (${mib(f.size)}, virtual ${mib(f.virtual_size)}, sha256 ${f.sha256})`),
     `Source commit:    ${m.source.commit ?? 'not a git tree'}`,
     `Built by:         vexfs-image ${m.tool.version} (${m.accelerator ?? 'unknown'} accelerator)`,
     `Stage times:`,

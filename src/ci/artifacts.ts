@@ -62,6 +62,7 @@ export async function imageFiles(root: string, imagesDir: string, name: string, 
   if (build) {
     known.set(build.artifacts.image, build.artifacts.imageSha256);
     known.set(build.artifacts.compressed, build.artifacts.compressedSha256);
+    for (const f of build.artifacts.formats ?? []) known.set(f.path, f.sha256);
   }
   const out: ImageFileRecord[] = [];
   for (const f of readdirSync(imagesDir).sort()) {

@@ -9,6 +9,7 @@ import type { CiInputs } from './inputs.js';
 import type { CiManifest, ImageRecord } from './manifest.js';
 import type { notify as defaultNotify } from './notify.js';
 import type { ScriptCheckResult } from './prechecks.js';
+import type { MatrixProfile } from './variant-run.js';
 import type { ReportFiles } from './reports.js';
 import type { StageRecorder } from './stages.js';
 import type { BuildFn, ValidateFn, VariantRunOutcome } from './variant-run.js';
@@ -29,6 +30,8 @@ export interface CiOptions {
   hostCpus?: number;
   /** Recorded in the validation report's options. */
   validateTimeouts?: { bootTimeoutS: number; sshTimeoutS: number };
+  /** --profile: every image validated under each (a row per variant and profile); none = the default profile. */
+  profiles?: readonly MatrixProfile[];
   env: NodeJS.ProcessEnv;
   cwd: string;
   signal: AbortSignal;

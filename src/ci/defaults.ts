@@ -28,7 +28,11 @@ export function makeValidate(setup: ValidateSetup, tuning: ValidateTuning = VALI
       checks,
       bootTimeoutS: tuning.bootTimeoutS,
       sshTimeoutS: tuning.sshTimeoutS,
-      profile: profileFor(setup.accel, tuning.memoryMb, setup.cpus ?? tuning.cpus),
+      // A matrix row's profile (ci --profile), else the default one as always.
+      profile: o.profile
+        ? profileFor(setup.accel, o.profile.choice.memoryMb, o.profile.choice.cpus, process.env, o.profile.hardware)
+        : profileFor(setup.accel, tuning.memoryMb, setup.cpus ?? tuning.cpus),
+      ...(o.profile ? { profileLabel: o.profile.label } : {}),
       workDir: join(setup.buildDir, 'validate'),
       noCleanup: setup.noCleanup,
       // CI wants proof the image validated is the image shipped: hashed before and after, and

@@ -1,5 +1,6 @@
 // One variant's way through the CI pipeline: build, then validate the image it produced.
 // Records everything (status, errors, step spans) in an ImageRecord; never throws.
+import { join } from 'node:path';
 import type { BuildPlan } from '../config/load.js';
 import { AbortedError, isAbort } from '../errors.js';
 import type { EventSink, RunEvent } from '../pipeline/events.js';
@@ -7,6 +8,7 @@ import type { ImageResult } from '../report/model.js';
 import type { BuildResult } from '../builder/index.js';
 import { imageBaseName } from '../builder/context.js';
 import { errorMessage } from '../ui/format.js';
+import type { Hardware, ProfileChoice } from '../vm/profile.js';
 import type { ImageRecord, TimelineSpan } from './manifest.js';
 
 export type BuildFn = (plan: Readonly<BuildPlan>, opts: { signal: AbortSignal; emit: EventSink }) => Promise<BuildResult>;
@@ -17,7 +19,14 @@ export interface ValidateTarget {
   version: string;
 }
 
-export type ValidateFn = (image: ValidateTarget, opts: { signal: AbortSignal; emit: EventSink; logsOutDir: string }) => Promise<ImageResult>;
+/** One row of ci's validation matrix (--profile): the VM profile's choice and its report name. */
+export interface MatrixProfile {
+  label: string;
+  choice: Required<ProfileChoice>;
+  hardware: Hardware;
+}
+
+export type ValidateFn = (image: ValidateTarget, opts: { signal: AbortSignal; emit: EventSink; logsOutDir: string; profile?: MatrixProfile }) => Promise<ImageResult>;
 
 export function newImageRecord(variant: string, version: string): ImageRecord {
   return {
@@ -83,12 +92,17 @@ export interface VariantRunOptions {
   signal: AbortSignal;
   emit: EventSink;
   validateLogsDir: string;
+  /** ci --profile: the image is validated under each (in order); none = once, the default profile. */
+  profiles?: readonly MatrixProfile[];
   now?: () => number;
 }
 
 export interface VariantRunOutcome {
   build?: BuildResult;
+  /** The validation (with a matrix: the first that did not pass, else the first). */
   validation?: ImageResult;
+  /** With a matrix: every profile's result, in order (each a row in the reports). */
+  validations?: ImageResult[];
   /** The build's log directory (known from its first event, also when it failed). */
   buildLogDir?: string;
 }
@@ -105,6 +119,12 @@ export function shortError(e: unknown, step?: string, n = 15): string {
 
 function failedStep(spans: readonly TimelineSpan[], phase: TimelineSpan['phase']): string | undefined {
   return spans.filter((s) => s.phase === phase && s.status === 'failed').pop()?.step;
+}
+
+function sumSummaries(all: readonly ImageResult[]): ImageResult['summary'] {
+  const s = { total: 0, passed: 0, failed: 0, warnings: 0, skipped: 0, errors: 0 };
+  for (const x of all) for (const k of Object.keys(s) as Array<keyof typeof s>) s[k] += x.summary[k];
+  return s;
 }
 
 /** Builds and validates one variant, filling in opts.record. Never throws. */
@@ -136,14 +156,26 @@ export async function runVariant(opts: VariantRunOptions): Promise<VariantRunOut
   r.validation.started_at = new Date(t1).toISOString();
   try {
     if (opts.signal.aborted) throw new AbortedError();
-    const v = await opts.validate({ path: out.build.artifacts.image, variant: r.variant, version: r.version }, { signal: opts.signal, emit: vs.sink, logsOutDir: opts.validateLogsDir });
+    const target = { path: out.build.artifacts.image, variant: r.variant, version: r.version };
+    const all: ImageResult[] = [];
+    if (opts.profiles?.length) {
+      for (const profile of opts.profiles) {
+        if (opts.signal.aborted) throw new AbortedError();
+        all.push(await opts.validate(target, { signal: opts.signal, emit: vs.sink, logsOutDir: join(opts.validateLogsDir, profile.label), profile }));
+      }
+      out.validations = all;
+    } else {
+      all.push(await opts.validate(target, { signal: opts.signal, emit: vs.sink, logsOutDir: opts.validateLogsDir }));
+    }
+    const v = all.find((x) => x.status !== 'passed') ?? all[0]!;
     out.validation = v;
     r.validation.status = v.status;
-    r.validation.summary = v.summary;
-    if (v.error) r.validation.error = `${v.error.kind} (${v.error.step}): ${v.error.message}`.split('\n')[0];
+    r.validation.summary = all.length === 1 ? v.summary : sumSummaries(all);
+    const where = v.profile ? ` [${v.profile}]` : '';
+    if (v.error) r.validation.error = `${v.error.kind} (${v.error.step})${where}: ${v.error.message}`.split('\n')[0];
     else if (v.status === 'failed') {
       const bad = v.checks.filter((c) => c.severity === 'error' && (c.status === 'failed' || c.status === 'error'));
-      r.validation.error = `${bad.length} check(s) failed: ${bad.map((c) => `${c.id} (${c.message.split('\n')[0]})`).join('; ')}`.slice(0, 500);
+      r.validation.error = `${bad.length} check(s) failed${where}: ${bad.map((c) => `${c.id} (${c.message.split('\n')[0]})`).join('; ')}`.slice(0, 500);
     }
     r.status = v.status === 'passed' ? 'passed' : 'validation-failed';
   } catch (e) {

@@ -26,6 +26,7 @@ export function addBuildVmOptions(cmd: Command, help: { buildDir: string; timeou
     .option('--disk-size <size>', 'virtual disk size (default: 10G)')
     .option('--config <file>', 'config file (default: <source>/vexfs-image.yaml)')
     .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)')
+    .option('--format <formats>', 'image formats besides qcow2, comma-separated or repeated: raw, vhd (Azure, fixed), vmdk (streamOptimized), gce (disk.raw in a .tar.gz)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--no-preinstall', 'install the packages with apt inside the build VM, as with a downloaded cloud image, instead of baking them into a Debian base built here');
 }
 
@@ -42,9 +43,10 @@ export interface BuildVmCliOptions {
   config?: string;
   cacheDir?: string;
   preinstall: boolean;
+  format?: string[];
 }
 
-export function buildVmFlags(o: BuildVmCliOptions): Pick<BuildFlags, 'source' | 'base' | 'buildDir' | 'timeout' | 'memory' | 'cpus' | 'diskSize' | 'config' | 'cacheDir' | 'noCleanup' | 'preinstall'> {
+export function buildVmFlags(o: BuildVmCliOptions): Pick<BuildFlags, 'source' | 'base' | 'buildDir' | 'timeout' | 'memory' | 'cpus' | 'diskSize' | 'config' | 'cacheDir' | 'noCleanup' | 'preinstall' | 'formats'> {
   return {
     source: o.source,
     base: o.base,
@@ -58,5 +60,6 @@ export function buildVmFlags(o: BuildVmCliOptions): Pick<BuildFlags, 'source' | 
     noCleanup: !o.cleanup,
     // Only an explicit --no-preinstall overrides the config file.
     preinstall: o.preinstall ? undefined : false,
+    ...(o.format ? { formats: o.format } : {}),
   };
 }

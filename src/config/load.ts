@@ -5,6 +5,7 @@ import { totalmem } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { parseImageFormats, type ImageFormat } from '../builder/formats.js';
 import { UsageError } from '../errors.js';
 import { defaultCacheDir, EXAMPLE_SOURCE } from '../paths.js';
 import { checkVariantName, checkVersion, parseSize } from './names.js';
@@ -50,6 +51,8 @@ export interface ConfigFlags {
   preinstall?: boolean;
   /** The payload's per-run settings (--build-command, --build-subdir, --module). */
   payload?: PayloadFlags;
+  /** --format: image formats besides qcow2 (raw, vhd, vmdk, gce), comma-separated or repeated. */
+  formats?: readonly string[];
 }
 
 export interface LoadedConfig {
@@ -199,6 +202,8 @@ export interface BuildPlan {
   cacheDir: string;
   noCleanup: boolean;
   force: boolean;
+  /** What finalise writes: qcow2 always, first (builder/formats.ts). */
+  formats: readonly ImageFormat[];
 }
 
 export interface BuildFlags extends ConfigFlags {
@@ -251,6 +256,7 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
     buildDir: checkDirArg(pick(flags.buildDir, f.build_dir, DEFAULTS.buildDir), flags.buildDir !== undefined ? '--build-dir' : 'build_dir', cwd),
     cacheDir: checkDirArg(flags.cacheDir ? abs(flags.cacheDir) : defaultCacheDir(env), flags.cacheDir ? '--cache-dir' : 'the cache directory', cwd),
   };
+  const formats = Object.freeze(flags.formats !== undefined ? parseImageFormats(flags.formats) : parseImageFormats(f.formats, `formats in ${CONFIG_FILE_NAME}`));
   const basePackages = Object.freeze([...(f.base_packages ?? DEFAULT_BASE_PACKAGES)]);
   const preinstall = pick(flags.preinstall, f.preinstall_packages, true) && isDebianPreset(base);
   return Object.freeze({
@@ -273,6 +279,7 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
     cacheDir: dirs.cacheDir,
     noCleanup: flags.noCleanup ?? false,
     force: flags.force ?? false,
+    formats,
   });
 }
 

@@ -180,6 +180,10 @@ export const ConfigFileSchema = z
      * the host, cached per package set) instead of with apt inside the emulated build VM.
      */
     preinstall_packages: z.boolean().optional(),
+    /** Image formats besides qcow2 that build and ci write (like --format; the flag wins). */
+    formats: z.array(z.enum(['qcow2', 'raw', 'vhd', 'vmdk', 'gce'])).optional(),
+    /** The validation matrix of validate and ci, each like a --profile value, e.g. "uefi,nvme,512M" (the flags win). */
+    profiles: z.array(z.string().min(1)).optional(),
     /** Packages (dpkg-query patterns) purged after the build unless the variant keeps the toolchain. */
     toolchain_packages: z.array(z.string().regex(DPKG_PATTERN_RE, PACKAGE_PATTERN_RULE)).optional(),
     variants: z.record(z.string().regex(VARIANT_RE, `a variant name matching ${VARIANT_RE.source}`), VariantSchema).optional(),

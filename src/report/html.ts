@@ -1,7 +1,7 @@
 // One self-contained HTML page (no scripts, no external resources): a summary, a bar chart of
 // boot times (inline SVG) and a table of checks per image.
 import { formatDuration } from '../ui/format.js';
-import type { CheckResult, ImageResult, ValidationReport } from './model.js';
+import { rowName, type CheckResult, type ImageResult, type ValidationReport } from './model.js';
 import { escapeMarkup as esc } from './xml.js';
 
 function dur(ms: number | null | undefined): string {
@@ -10,10 +10,11 @@ function dur(ms: number | null | undefined): string {
 
 const COLORS = { ssh: '#4e79a7', cloud: '#f28e2b', checks: '#59a14f', rest: '#bab0ac' };
 
-/** Horizontal stacked bars per image: power-on to SSH-ready, to cloud-init done, checks, the rest. */
+/** Horizontal stacked bars per image (per image and profile in a matrix run): power-on to SSH-ready, to cloud-init done, checks, the rest. */
 export function bootChart(images: readonly ImageResult[]): string {
   const rowH = 28;
-  const labelW = 260;
+  // Room for the longest row name ("vexfs-minimal-1.0.0 [uefi-nvme-512m-2cpu]") at ~7 px a character.
+  const labelW = Math.max(260, 16 + 7 * Math.max(0, ...images.map((i) => rowName(i).length)));
   const barW = 560;
   const top = 30;
   const max = Math.max(1, ...images.map((i) => i.timings.totalMs));
@@ -34,11 +35,11 @@ export function bootChart(images: readonly ImageResult[]): string {
       [rest, COLORS.rest, 'set-up and teardown'],
     ] as const) {
       const w = scale(ms);
-      if (w > 0) segs.push(`<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${color}"><title>${esc(img.name)}: ${what} ${esc(dur(ms))}</title></rect>`);
+      if (w > 0) segs.push(`<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${color}"><title>${esc(rowName(img))}: ${what} ${esc(dur(ms))}</title></rect>`);
       x += w;
     }
     return (
-      `<text x="${labelW - 8}" y="${y + 15}" text-anchor="end">${esc(img.name)}</text>` +
+      `<text x="${labelW - 8}" y="${y + 15}" text-anchor="end">${esc(rowName(img))}</text>` +
       segs.join('') +
       `<text x="${(x + 6).toFixed(1)}" y="${y + 15}">${esc(dur(t.totalMs))}${t.sshReadyMs !== null ? ` (SSH ${esc(dur(t.sshReadyMs))})` : ''}</text>`
     );
@@ -72,7 +73,7 @@ function imageTable(img: ImageResult): string {
     .join('\n');
   const s = img.summary;
   return `<section>
-<h2 class="${img.status}">${esc(img.name)} <small>${esc(img.variant)} ${esc(img.version)} — ${img.status}</small></h2>
+<h2 class="${img.status}">${esc(rowName(img))} <small>${esc(img.variant)} ${esc(img.version)} — ${img.status}</small></h2>
 <p>SSH ready ${esc(dur(img.timings.sshReadyMs))}, cloud-init ${esc(img.cloudInit?.status ?? 'unknown')} at ${esc(dur(img.timings.cloudInitDoneMs))}, checks ${esc(dur(img.timings.checksMs))}, total ${esc(dur(img.timings.totalMs))} (${esc(img.accel.toUpperCase())}). ${s.passed}/${s.total} checks passed, ${s.failed} failed, ${s.warnings} warnings, ${s.skipped} skipped, ${s.errors} errors.</p>
 ${err}
 ${img.checks.length ? `<table><thead><tr><th>Check</th><th>Group</th><th>Severity</th><th>Result</th><th>Time</th><th>Message</th></tr></thead><tbody>\n${rows}\n</tbody></table>` : ''}

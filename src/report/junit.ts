@@ -3,7 +3,7 @@
 // image that could not run (boot, SSH trouble) is an <error>; a skipped check is <skipped>. A
 // failed warning-severity check passes (as the exit code does) and says so in <system-out>.
 // Each image also gets a "boot" testcase (time: power-on to SSH-ready).
-import type { CheckResult, ImageResult, ValidationReport } from './model.js';
+import { rowName, type CheckResult, type ImageResult, type ValidationReport } from './model.js';
 import { escapeMarkup, xmlAttr } from './xml.js';
 
 function seconds(ms: number | null | undefined): string {
@@ -25,8 +25,13 @@ interface Case {
   systemOut?: string;
 }
 
+/** The classname's prefix: the variant, and the VM profile in a matrix run (minimal.uefi-nvme-512m-2cpu.boot). */
+function classBase(img: ImageResult): string {
+  return img.profile ? `${img.variant}.${img.profile}` : img.variant;
+}
+
 function checkCase(img: ImageResult, c: CheckResult): Case {
-  const classname = `${img.variant}.${c.group}`;
+  const classname = `${classBase(img)}.${c.group}`;
   const body = [c.message, c.command ? `\n$ ${c.command}` : '', c.output ? `\n${c.output}` : ''].join('');
   switch (c.status) {
     case 'passed':
@@ -50,7 +55,7 @@ function imageCases(img: ImageResult): Case[] {
     bootBroke
       ? {
           name: 'boot',
-          classname: `${img.variant}.boot`,
+          classname: `${classBase(img)}.boot`,
           timeMs: img.timings.totalMs,
           kind: 'error',
           message: `${e.kind}: ${e.message.split('\n')[0]}`,
@@ -59,7 +64,7 @@ function imageCases(img: ImageResult): Case[] {
         }
       : {
           name: 'boot',
-          classname: `${img.variant}.boot`,
+          classname: `${classBase(img)}.boot`,
           timeMs: img.timings.sshReadyMs ?? 0,
           kind: 'pass',
           systemOut: `SSH ready ${seconds(img.timings.sshReadyMs)} s, cloud-init ${img.cloudInit?.status ?? 'unknown'} ${seconds(img.timings.cloudInitDoneMs)} s after power-on`,
@@ -69,7 +74,7 @@ function imageCases(img: ImageResult): Case[] {
   if (e && !bootBroke) {
     cases.push({
       name: e.step === 'checksum' ? 'image-unchanged' : `image-${e.step}`,
-      classname: `${img.variant}.image`,
+      classname: `${classBase(img)}.image`,
       timeMs: 0,
       kind: 'error',
       message: `${e.kind}: ${e.message.split('\n')[0]}`,
@@ -113,6 +118,7 @@ export function renderJunit(report: ValidationReport): string {
       ['variant', img.variant],
       ['version', img.version],
       ['accel', img.accel],
+      ...(img.profile ? [['profile', img.profile]] : []),
       ['status', img.status],
       // Empty when it never happened (no boot, no SSH).
       ['ssh_ready_s', img.timings.sshReadyMs === null ? '' : seconds(img.timings.sshReadyMs)],
@@ -123,7 +129,7 @@ export function renderJunit(report: ValidationReport): string {
       .map(([k, v]) => `      <property name="${xmlAttr(k!)}" value="${xmlAttr(v!)}"/>`)
       .join('\n');
     suites.push(
-      `  <testsuite name="${xmlAttr(img.name)}" tests="${n.tests}" failures="${n.failures}" errors="${n.errors}" skipped="${n.skipped}" time="${seconds(img.timings.totalMs)}" timestamp="${timestamp(img.startedAt)}" hostname="localhost">\n` +
+      `  <testsuite name="${xmlAttr(rowName(img))}" tests="${n.tests}" failures="${n.failures}" errors="${n.errors}" skipped="${n.skipped}" time="${seconds(img.timings.totalMs)}" timestamp="${timestamp(img.startedAt)}" hostname="localhost">\n` +
         `    <properties>\n${props}\n    </properties>\n` +
         `${cases.map(renderCase).join('\n')}\n` +
         `  </testsuite>`,

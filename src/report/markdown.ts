@@ -1,7 +1,7 @@
 // The Markdown summary (also appended to $GITHUB_STEP_SUMMARY): one overview table, then per
 // image what went wrong, with every check in a collapsed table.
 import { formatDuration } from '../ui/format.js';
-import { stripControl, type CheckResult, type ImageResult, type ValidationReport } from './model.js';
+import { rowName, stripControl, type CheckResult, type ImageResult, type ValidationReport } from './model.js';
 
 function cell(s: string): string {
   return stripControl(s).replace(/\|/g, '\\|').replace(/\s*\n\s*/g, '<br>').trim();
@@ -27,7 +27,7 @@ function fence(text: string): string {
 function imageSection(img: ImageResult): string {
   const out: string[] = [];
   const s = img.summary;
-  out.push(`### ${ICON[img.status]} ${cell(img.name)} (${cell(img.variant)} ${cell(img.version)}): ${img.status}`);
+  out.push(`### ${ICON[img.status]} ${cell(rowName(img))} (${cell(img.variant)} ${cell(img.version)}): ${img.status}`);
   out.push('');
   if (img.error) {
     out.push(`**${img.error.step === 'checks' ? 'Guest lost during the checks' : 'Could not validate'}: ${cell(img.error.kind)}** — ${cell(img.error.message.split('\n')[0] ?? '')}`);
@@ -69,7 +69,7 @@ export function renderMarkdown(report: ValidationReport): string {
   out.push('| Image | Variant | Version | Result | SSH ready | cloud-init done | Checks (pass/total) | Total |', '|---|---|---|---|---|---|---|---|');
   for (const img of report.images) {
     out.push(
-      `| ${cell(img.name)} | ${cell(img.variant)} | ${cell(img.version)} | ${ICON[img.status]} ${img.status}${img.error ? ` (${cell(img.error.kind)})` : ''} | ${dur(img.timings.sshReadyMs)} | ${dur(img.timings.cloudInitDoneMs)} | ${img.summary.passed}/${img.summary.total} | ${dur(img.timings.totalMs)} |`,
+      `| ${cell(rowName(img))} | ${cell(img.variant)} | ${cell(img.version)} | ${ICON[img.status]} ${img.status}${img.error ? ` (${cell(img.error.kind)})` : ''} | ${dur(img.timings.sshReadyMs)} | ${dur(img.timings.cloudInitDoneMs)} | ${img.summary.passed}/${img.summary.total} | ${dur(img.timings.totalMs)} |`,
     );
   }
   out.push('');

@@ -54,6 +54,8 @@ export interface ImageResult {
   /** passed: no failed error-severity check. failed: at least one. error: checks could not run. */
   status: 'passed' | 'failed' | 'error';
   accel: string;
+  /** In a matrix run (--profile): the VM profile this row was validated under, e.g. uefi-nvme-512m-2cpu. */
+  profile?: string;
   startedAt: string;
   timings: {
     /** QEMU started -> first successful SSH command. */
@@ -105,6 +107,11 @@ export interface ValidationReport {
     checks: CheckSummary;
   };
   images: ImageResult[];
+}
+
+/** A row's name in reports: the image, and its profile in a matrix run. */
+export function rowName(img: Pick<ImageResult, 'name' | 'profile'>): string {
+  return img.profile ? `${img.name} [${img.profile}]` : img.name;
 }
 
 export function summarizeChecks(checks: readonly CheckResult[]): CheckSummary {

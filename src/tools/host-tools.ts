@@ -21,6 +21,8 @@ export const HOST_TOOLS: readonly HostTool[] = [
   { name: 'mmdebstrap', debPackage: 'mmdebstrap', versionArgs: ['--version'], purpose: 'builds Debian base images offline' },
   { name: 'mke2fs', debPackage: 'e2fsprogs', versionArgs: ['-V'], purpose: 'filesystems from directories (base, source disk)' },
   { name: 'sfdisk', debPackage: 'fdisk', versionArgs: ['--version'], purpose: 'partition tables on image files' },
+  { name: 'mkfs.fat', debPackage: 'dosfstools', purpose: 'the EFI system partition of Debian bases' },
+  { name: 'mcopy', debPackage: 'mtools', versionArgs: ['--version'], purpose: 'files into the EFI system partition (no mount)' },
 ];
 
 const EXTRA_PATH = ['/usr/local/sbin', '/usr/sbin', '/sbin'];

@@ -12,8 +12,9 @@ export interface ImageInfo {
   backingFile?: string;
 }
 
-export async function imageInfo(path: string, opts: ExecOptions = {}): Promise<ImageInfo> {
-  const r = await run('qemu-img', ['info', '--output=json', '-U', path], { timeoutMs: 30_000, ...opts, allowFailure: true });
+/** With format, the file is opened as that format and never probed (a fixed VHD probes as raw). */
+export async function imageInfo(path: string, opts: ExecOptions = {}, format?: string): Promise<ImageInfo> {
+  const r = await run('qemu-img', ['info', '--output=json', '-U', ...(format ? ['-f', format] : []), path], { timeoutMs: 30_000, ...opts, allowFailure: true });
   if (r.exitCode !== 0) {
     throw new UsageError(`${path} is not a disk image qemu-img can read: ${r.stderr.trim().split('\n').pop() ?? ''}`);
   }
@@ -38,7 +39,7 @@ export function overlayArgs(backing: string, backingFormat: string, overlay: str
  * opened read-only by QEMU. With sizeBytes the overlay's virtual size is grown (never shrunk).
  */
 export async function createOverlay(backing: string, overlay: string, opts: { sizeBytes?: number; backingFormat?: string } & ExecOptions = {}): Promise<void> {
-  const info = await imageInfo(backing, opts);
+  const info = await imageInfo(backing, opts, opts.backingFormat);
   const size = opts.sizeBytes !== undefined && opts.sizeBytes > info.virtualSize ? opts.sizeBytes : undefined;
   await run('qemu-img', overlayArgs(backing, opts.backingFormat ?? info.format, overlay, size), { timeoutMs: 60_000, ...opts });
 }
@@ -63,6 +64,23 @@ export function convertArgs(src: string, dst: string, opts: ConvertOptions = {})
   return args;
 }
 
+/** qemu-img's names of the formats the builder writes besides qcow2 (vpc is VHD). */
+export type OutputFormat = 'raw' | 'vpc' | 'vmdk';
+
+export function convertImageArgs(src: string, dst: string, o: { sourceFormat: 'qcow2' | 'raw'; outputFormat: OutputFormat; options?: readonly string[] }): string[] {
+  return ['convert', '-f', o.sourceFormat, '-O', o.outputFormat, ...(o.options?.length ? ['-o', o.options.join(',')] : []), src, dst];
+}
+
+export async function convertImage(src: string, dst: string, o: Parameters<typeof convertImageArgs>[2], opts: ExecOptions = {}): Promise<void> {
+  await run('qemu-img', convertImageArgs(src, dst, o), { timeoutMs: 1_800_000, ...opts });
+}
+
+/** `qemu-img check` (formats that have one: qcow2, vmdk, vhdx...); throws with what it printed. */
+export async function checkImage(path: string, format: string, opts: ExecOptions = {}): Promise<void> {
+  const r = await run('qemu-img', ['check', '-q', '-U', '-f', format, path], { timeoutMs: 300_000, ...opts, allowFailure: true });
+  if (r.exitCode !== 0) throw new UsageError(`qemu-img check ${path}: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+}
+
 export async function convertToQcow2(src: string, dst: string, opts: ConvertOptions & ExecOptions = {}): Promise<void> {
   await run('qemu-img', convertArgs(src, dst, opts), { timeoutMs: 1_800_000, ...opts });
 }
@@ -77,7 +95,7 @@ export async function convertToQcow2(src: string, dst: string, opts: ConvertOpti
 // on the host before we could refuse it.
 
 /** Formats a file name's extension claims; the file is then opened with that -f, never probed. */
-const FORMAT_BY_EXTENSION: Readonly<Record<string, string>> = { qcow2: 'qcow2', raw: 'raw', vmdk: 'vmdk', vdi: 'vdi', vhdx: 'vhdx', qed: 'qed' };
+const FORMAT_BY_EXTENSION: Readonly<Record<string, string>> = { qcow2: 'qcow2', raw: 'raw', vmdk: 'vmdk', vhd: 'vpc', vdi: 'vdi', vhdx: 'vhdx', qed: 'qed' };
 const MAX_CHAIN = 16;
 
 export interface ChainLink {

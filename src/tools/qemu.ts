@@ -7,14 +7,28 @@ import { QmpClient } from './qmp.js';
 import { VexfsImageError } from '../errors.js';
 
 export type Accel = 'kvm' | 'tcg';
+export const FIRMWARES = ['bios', 'uefi'] as const;
+export type Firmware = (typeof FIRMWARES)[number];
+/** How the boot disk is attached: what clouds present (virtio: KVM clouds, GCP; NVMe: AWS Nitro, Azure v6; SATA: older hypervisors). */
+export const DISK_BUSES = ['virtio-blk', 'virtio-scsi', 'nvme', 'sata'] as const;
+export type DiskBus = (typeof DISK_BUSES)[number];
+
+/** OVMF's two flash images: the code (mapped read-only) and the template of the variable store. */
+export interface UefiFirmware {
+  code: string;
+  varsTemplate: string;
+}
 
 /** The virtual hardware of a VM (resolved once per run by src/vm/profile.ts). */
 export interface VmProfile {
   machine: 'q35';
-  firmware: 'bios';
+  firmware: Firmware;
+  /** Set when firmware is uefi: the host's OVMF files. */
+  uefi?: UefiFirmware;
   /** -cpu value: TCG_CPU (or VEXFS_IMAGE_TCG_CPU) under TCG, `host` under KVM. */
   cpuModel: string;
-  diskBus: 'virtio-blk';
+  /** The boot disk's bus; other drives (seed, source disk) stay virtio-blk. */
+  diskBus: DiskBus;
   memoryMb: number;
   cpus: number;
   accel: Accel;
@@ -52,6 +66,8 @@ export interface VmSpec {
   qmpSocket: string;
   pidFile?: string;
   virtfs?: VirtfsShare[];
+  /** UEFI only: this VM's own writable copy of OVMF's variable store (in its 0700 work dir). */
+  uefiVars?: string;
   kernel?: string;
   initrd?: string;
   append?: string;
@@ -69,12 +85,36 @@ export interface VmSpec {
  */
 export const TCG_CPU = 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,-svm';
 
+/** The -device for the boot disk on the profile's bus (bootindex 0: SeaBIOS and OVMF boot it first). */
+export function bootDiskDevices(bus: DiskBus, drive: string, serial: string | undefined): string[] {
+  const sn = serial ? `,serial=${serial}` : '';
+  switch (bus) {
+    case 'virtio-blk':
+      return ['-device', `virtio-blk-pci,drive=${drive}${sn},bootindex=0`];
+    case 'virtio-scsi':
+      return ['-device', 'virtio-scsi-pci,id=scsi0', '-device', `scsi-hd,drive=${drive},bus=scsi0.0${sn},bootindex=0`];
+    case 'nvme':
+      // QEMU's NVMe controller will not start without a serial number.
+      return ['-device', `nvme,drive=${drive},serial=${serial ?? 'vexfs-boot'},bootindex=0`];
+    case 'sata':
+      // q35's built-in ICH9 AHCI controller (its ports are ide.0 to ide.5).
+      return ['-device', `ide-hd,drive=${drive},bus=ide.0${sn},bootindex=0`];
+  }
+}
+
 export function qemuArgs(spec: VmSpec): string[] {
   // No SATA controller, SMBus or VMware port: the disks are virtio, and each of those makes
-  // the guest load drivers on every boot (libata+ahci probing six empty ports, i2c).
+  // the guest load drivers on every boot (libata+ahci probing six empty ports, i2c). The sata
+  // profile keeps q35's AHCI controller: its boot disk hangs off it.
   const p = spec.profile;
-  const machine = `${p.machine},sata=off,smbus=off,vmport=off${p.accel === 'kvm' ? ',accel=kvm' : ''}`;
+  const sata = p.diskBus === 'sata' ? '' : ',sata=off';
+  const machine = `${p.machine}${sata},smbus=off,vmport=off${p.accel === 'kvm' ? ',accel=kvm' : ''}`;
   const a: string[] = ['-name', spec.name, '-machine', machine, '-nodefaults', '-display', 'none'];
+  if (p.firmware === 'uefi') {
+    if (!p.uefi || !spec.uefiVars) throw new VexfsImageError('E_VM_SPEC', 'a UEFI VM needs the OVMF code and its own copy of the variable store');
+    // OVMF's code read-only, the VM's own variable store writable (boot entries it records).
+    a.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${p.uefi.code}`, '-drive', `if=pflash,format=raw,unit=1,file=${spec.uefiVars}`);
+  }
   if (p.accel === 'tcg') a.push('-accel', 'tcg,thread=multi');
   a.push('-cpu', p.cpuModel);
   a.push('-smp', String(p.cpus), '-m', String(p.memoryMb));
@@ -91,7 +131,8 @@ export function qemuArgs(spec: VmSpec): string[] {
     if (d.readOnly) opts.push('readonly=on');
     if (d.discard) opts.push('discard=unmap', 'detect-zeroes=unmap');
     a.push('-drive', opts.join(','));
-    a.push('-device', `virtio-blk-pci,drive=drive${i}${d.serial ? `,serial=${d.serial}` : ''}${i === 0 ? ',bootindex=0' : ''}`);
+    if (i === 0) a.push(...bootDiskDevices(p.diskBus, `drive${i}`, d.serial));
+    else a.push('-device', `virtio-blk-pci,drive=drive${i}${d.serial ? `,serial=${d.serial}` : ''}`);
   });
   if (spec.sshPort !== undefined) {
     // hostfwd binds 127.0.0.1 explicitly: never expose the guest's sshd beyond loopback.
@@ -104,7 +145,7 @@ export function qemuArgs(spec: VmSpec): string[] {
     a.push('-virtfs', `local,path=${share.path},mount_tag=${share.mountTag},security_model=none,id=${share.mountTag}${ro}`);
   }
   // SeaBIOS prints on the serial port too, so "no bootable device" is visible in serial.log.
-  if (!spec.kernel) a.push('-fw_cfg', 'name=etc/sercon-port,string=0x3f8');
+  if (!spec.kernel && p.firmware === 'bios') a.push('-fw_cfg', 'name=etc/sercon-port,string=0x3f8');
   if (spec.kernel) a.push('-kernel', spec.kernel);
   if (spec.initrd) a.push('-initrd', spec.initrd);
   if (spec.append) a.push('-append', spec.append);
@@ -119,6 +160,8 @@ const FATAL_PATTERNS: Array<[RegExp, string]> = [
   [/Failed to mount \/sysroot[^\n]*|VFS: Unable to mount root fs[^\n]*|ALERT! [^\n]* does not exist[^\n]*/, 'root filesystem not mounted'],
   [/Gave up waiting for root (file system )?device[^\n]*/, 'root filesystem not mounted'],
   [/No bootable device[^\n]*|Boot failed: not a bootable disk[^\n]*/, 'no bootable device'],
+  // OVMF tried every entry and the removable path \EFI\BOOT\BOOTX64.EFI (a single entry failing is not fatal).
+  [/BdsDxe: No bootable option or device was found[^\n]*/, 'no bootable device'],
 ];
 
 export interface BootFailure {

@@ -14,6 +14,8 @@ export interface ValidateImageOptions {
   bootTimeoutS: number;
   sshTimeoutS: number;
   profile: VmProfile;
+  /** In a matrix run: the row's profile name (profileLabel), carried into every report. */
+  profileLabel?: string;
   /** Give the guest the host's network (default: none beyond the SSH forward). */
   network?: boolean;
   /** The tool's cache: an image's backing files may live there. */

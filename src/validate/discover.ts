@@ -1,12 +1,13 @@
 // Which images to validate, and what each one is (variant, version): from the manifest JSON the
-// build writes next to the image, else from the file name vexfs-<variant>-<version>.qcow2.
+// build writes next to the image, else from the file name vexfs-<variant>-<version>.qcow2 (or
+// .raw, .vhd, .vmdk: the cloud formats `build --format` writes beside it).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
 export interface ImageTarget {
   path: string;
-  /** File name without .qcow2. */
+  /** File name without .qcow2 (other formats keep their extension: vexfs-minimal-1.0.0.vhd). */
   name: string;
   variant: string;
   version: string;
@@ -51,6 +52,18 @@ export function resolveImagePaths(args: readonly string[], imagesDir: string, cw
   return out;
 }
 
+/** The image files validate boots, by extension (qemu-img's format names are chosen by tools/qemu-img.ts). */
+export const IMAGE_EXTENSIONS = ['qcow2', 'raw', 'vhd', 'vmdk'] as const;
+const EXT_RE = new RegExp(`\\.(${IMAGE_EXTENSIONS.join('|')})$`);
+
+/** vexfs-minimal-1.0.0.vhd -> { stem: vexfs-minimal-1.0.0, name: vexfs-minimal-1.0.0.vhd }; a qcow2's name is its stem. */
+export function imageNames(path: string): { stem: string; name: string } {
+  const file = basename(path);
+  const m = EXT_RE.exec(file);
+  const stem = m ? file.slice(0, -m[0].length) : file;
+  return { stem, name: !m || m[1] === 'qcow2' ? stem : file };
+}
+
 const NAME_RE = /^vexfs-([a-z][a-z0-9-]*?)-(\d[0-9A-Za-z.+~-]*)$/;
 
 export function identityFromName(name: string): { variant: string; version: string } | undefined {
@@ -60,14 +73,21 @@ export function identityFromName(name: string): { variant: string; version: stri
 
 /** Reads <name>.json (or <file>.json) next to the image; ignores anything that is not a manifest. */
 function readManifest(path: string): { variant: string; version: string; sha256?: string } | undefined {
-  const name = basename(path).replace(/\.qcow2$/, '');
-  for (const p of [join(path, '..', `${name}.json`), `${path}.json`]) {
+  const { stem } = imageNames(path);
+  for (const p of [join(path, '..', `${stem}.json`), `${path}.json`]) {
     if (!isFile(p)) continue;
     try {
-      const j = JSON.parse(readFileSync(p, 'utf8')) as { variant?: unknown; version?: unknown; files?: { image?: { sha256?: unknown; name?: unknown } } };
+      const j = JSON.parse(readFileSync(p, 'utf8')) as { variant?: unknown; version?: unknown; files?: { image?: { sha256?: unknown; name?: unknown }; formats?: Array<{ sha256?: unknown; name?: unknown }> } };
       if (typeof j.variant === 'string' && typeof j.version === 'string') {
         const img = j.files?.image;
-        const sha = img && typeof img.sha256 === 'string' && (img.name === undefined || img.name === basename(path)) ? img.sha256 : undefined;
+        // The digest of this very file: the qcow2's, or one of the other formats'.
+        const other = Array.isArray(j.files?.formats) ? j.files.formats.find((f) => f && f.name === basename(path)) : undefined;
+        const sha =
+          img && typeof img.sha256 === 'string' && (img.name === undefined || img.name === basename(path))
+            ? img.sha256
+            : other && typeof other.sha256 === 'string'
+              ? other.sha256
+              : undefined;
         return { variant: j.variant, version: j.version, sha256: sha };
       }
     } catch {
@@ -78,9 +98,9 @@ function readManifest(path: string): { variant: string; version: string; sha256?
 }
 
 export function identifyImage(path: string, override: { variant?: string; version?: string } = {}): ImageTarget {
-  const name = basename(path).replace(/\.qcow2$/, '');
+  const { stem, name } = imageNames(path);
   const manifest = readManifest(path);
-  const fromName = identityFromName(name);
+  const fromName = identityFromName(stem);
   const src = manifest ?? fromName;
   return {
     path,

@@ -80,11 +80,12 @@ export async function validateImage(target: ImageTarget, opts: ValidateImageOpti
   for (const o of await removeOrphans(parent, (n) => n.startsWith(WORK_DIR_PREFIX))) {
     opts.emit({ type: 'warn', message: `removed ${o.dir}: left by a validation that was killed (pid ${o.pid} is gone)` });
   }
+  const row = opts.profileLabel ? `${target.name}.${opts.profileLabel}` : target.name;
   // 0700: it holds the ephemeral key.
-  const dir = await makeOwnedTempDir(parent, `${WORK_DIR_PREFIX}${target.name}.`);
+  const dir = await makeOwnedTempDir(parent, `${WORK_DIR_PREFIX}${row}.`);
   const ctx = newValidateContext(target, opts, dir);
   const emit: EventSink = (ev) => {
-    if ('step' in ev && ev.step !== undefined) opts.emit({ ...ev, step: `${target.name}:${ev.step}`, ...('title' in ev ? { title: `${target.name}: ${ev.title}` } : {}) } as typeof ev);
+    if ('step' in ev && ev.step !== undefined) opts.emit({ ...ev, step: `${row}:${ev.step}`, ...('title' in ev ? { title: `${row}: ${ev.title}` } : {}) } as typeof ev);
     else opts.emit(ev);
   };
   let timings: StepTiming[] = [];
@@ -113,6 +114,7 @@ export async function validateImage(target: ImageTarget, opts: ValidateImageOpti
     identitySource: target.identitySource,
     status: imageStatus(checks, error),
     accel: opts.profile.accel,
+    ...(opts.profileLabel ? { profile: opts.profileLabel } : {}),
     startedAt: startedAt.toISOString(),
     timings: {
       sshReadyMs: s.sshReadyMs ?? null,

@@ -10,7 +10,7 @@ import { buildReport, type CheckResult, type ImageResult, type ValidationReport 
 import { REPORT_FORMATS, writeReports, type ReportFormat } from '../report/write.js';
 import { JOB_TOOLS } from '../tools/host-tools.js';
 import { checkImageChain } from '../tools/qemu-img.js';
-import { resolveVmProfile, VM_DEFAULTS, type VmProfile } from '../vm/profile.js';
+import { completeChoice, profileFor, profileLabel, resolveHardware, resolveVmProfile, VM_DEFAULTS, type ProfileChoice, type VmProfile } from '../vm/profile.js';
 import { loadBuiltinChecks, mergeChecks } from './checks.js';
 import { identifyImage, resolveImagePaths, type ImageTarget } from './discover.js';
 import { validateImage } from './image.js';
@@ -45,6 +45,12 @@ export interface ValidateOptions {
   profile?: VmProfile;
   memoryMb?: number;
   cpus?: number;
+  /**
+   * The validation matrix (--profile): each image is validated under each, one report row per
+   * pair named by the profile. Not given: one row per image under the default profile.
+   */
+  profiles?: readonly ProfileChoice[];
+  env?: NodeJS.ProcessEnv;
   /** Hash each image before and after; fail it if it changed or differs from its manifest. */
   checksum?: boolean;
   cleanShutdown?: boolean;
@@ -92,35 +98,53 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
   // Backing chains judged before any VM starts: nothing outside the image's directory or the cache.
   for (const t of targets) await checkImageChain(t.path, { cacheDir: opts.cacheDir ?? defaultCacheDir() }, { signal });
 
+  const memoryMb = opts.memoryMb ?? VALIDATE_DEFAULTS.memoryMb;
+  const cpus = opts.cpus ?? VALIDATE_DEFAULTS.cpus;
+  // The matrix judged (memory, OVMF on the host) before the accelerator is probed.
+  const matrix = (opts.profiles ?? []).map((c) => {
+    const full = completeChoice(c, { memoryMb, cpus });
+    return { choice: full, hardware: resolveHardware(full, opts.env) };
+  });
   const profile =
     opts.profile ??
     (
       await resolveVmProfile({
-        memoryMb: opts.memoryMb ?? VALIDATE_DEFAULTS.memoryMb,
-        cpus: opts.cpus ?? VALIDATE_DEFAULTS.cpus,
+        memoryMb,
+        cpus,
         cacheDir: opts.cacheDir ?? defaultCacheDir(),
         tools: JOB_TOOLS.validate,
         signal,
+        ...(opts.env ? { env: opts.env } : {}),
       })
     ).profile;
   const accel = profile.accel;
+  const rows: Array<{ target: ImageTarget; profile: VmProfile; label?: string }> = matrix.length
+    ? targets.flatMap((target) =>
+        matrix.map(({ choice, hardware }) => {
+          const p = profileFor(accel, choice.memoryMb, choice.cpus, opts.env, hardware);
+          return { target, profile: p, label: profileLabel(p) };
+        }),
+      )
+    : targets.map((target) => ({ target, profile }));
 
   const reportDir = opts.reportDir !== undefined ? resolve(cwd, opts.reportDir) : undefined;
-  emit({ type: 'run-start', title: `Validating ${targets.length} image(s) with ${accel.toUpperCase()}`, logDir: reportDir ?? '(no reports)' });
-  const started = await runPool(targets, jobs, async (target) => {
+  const what = matrix.length ? `${targets.length} image(s) x ${matrix.length} profile(s)` : `${targets.length} image(s)`;
+  emit({ type: 'run-start', title: `Validating ${what} with ${accel.toUpperCase()}`, logDir: reportDir ?? '(no reports)' });
+  const started = await runPool(rows, jobs, async ({ target, profile: rowProfile, label }) => {
     opts.onImageStart?.(target);
     const r = await validateImage(target, {
       checks,
       bootTimeoutS,
       sshTimeoutS,
-      profile,
+      profile: rowProfile,
+      ...(label ? { profileLabel: label } : {}),
       cacheDir: opts.cacheDir ?? defaultCacheDir(),
       workDir: opts.workDir,
       noCleanup: opts.noCleanup ?? false,
       checksum: opts.checksum ?? false,
       cleanShutdown: opts.cleanShutdown,
       network: opts.network,
-      logsOutDir: reportDir ? join(reportDir, 'logs', target.name) : undefined,
+      logsOutDir: reportDir ? join(reportDir, 'logs', label ? `${target.name}.${label}` : target.name) : undefined,
       signal,
       emit,
       onCheck: opts.onCheck,
@@ -130,7 +154,7 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
   }, signal);
   // The pool stops taking images once aborted: an image never started means no report.
   const results = started.filter((r) => r !== undefined);
-  if (results.length < targets.length) throw new AbortedError();
+  if (results.length < rows.length) throw new AbortedError();
 
   const report = buildReport(results, {
     startedAt,

@@ -1,5 +1,5 @@
 // The VM session's public face: the profile, the session state and its steps in lifecycle order.
-export { assertProfileRequest, describeProfile, profileFor, resolveVmProfile, type ResolvedProfile, type VmProfile } from './profile.js';
+export { assertProfileRequest, describeProfile, findOvmf, parseProfile, parseProfiles, profileFor, profileLabel, resolveHardware, resolveVmProfile, type ResolvedProfile, type VmProfile } from './profile.js';
 export { assertAlive, newSession, serialLogOf, timeLeftMs, type CloudInitOutcome, type HasSession, type VmSession, type VmSessionOptions } from './session.js';
 export { overlayStep } from './steps/overlay.js';
 export { accessSeedStep } from './steps/access-seed.js';

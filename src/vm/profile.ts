@@ -1,17 +1,31 @@
 // The VM profile: the machine every VM of one run gets (machine type, firmware, CPU model, disk
 // bus, memory, vCPUs, accelerator), as one typed value resolved in one place. Build, validate,
 // run and ci never choose the accelerator themselves: they ask for a profile.
+import { existsSync } from 'node:fs';
 import { assertReady, doctor, type DoctorReport } from '../doctor.js';
 import { PreconditionError, UsageError } from '../errors.js';
-import { TCG_CPU, type Accel, type VmProfile } from '../tools/qemu.js';
+import { DISK_BUSES, FIRMWARES, TCG_CPU, type Accel, type DiskBus, type Firmware, type UefiFirmware, type VmProfile } from '../tools/qemu.js';
 
 export type { VmProfile };
+
+/** The hardware a profile choice picks (the rest is the accelerator's business). */
+export interface Hardware {
+  firmware: Firmware;
+  diskBus: DiskBus;
+  /** Host OVMF files: required when firmware is uefi (findOvmf). */
+  uefi?: UefiFirmware;
+}
+
+export const DEFAULT_HARDWARE: Readonly<Hardware> = Object.freeze({ firmware: 'bios', diskBus: 'virtio-blk' });
 
 export interface ProfileRequest {
   memoryMb: number;
   cpus: number;
   /** Where the accelerator probe's result is cached. */
   cacheDir: string;
+  /** Firmware and boot disk bus (default bios, virtio-blk). */
+  hardware?: Partial<Pick<Hardware, 'firmware' | 'diskBus'>>;
+  env?: NodeJS.ProcessEnv;
   /** Host tools the caller needs besides QEMU (checked with the same report). */
   tools?: readonly string[];
   signal?: AbortSignal;
@@ -35,12 +49,14 @@ export function assertProfileRequest(r: Pick<ProfileRequest, 'memoryMb' | 'cpus'
 }
 
 /** The profile for an accelerator that is already known (tests, ci shards that probed once). */
-export function profileFor(accel: Accel, memoryMb: number, cpus: number, env: NodeJS.ProcessEnv = process.env): VmProfile {
+export function profileFor(accel: Accel, memoryMb: number, cpus: number, env: NodeJS.ProcessEnv = process.env, hw: Hardware = DEFAULT_HARDWARE): VmProfile {
+  if (hw.firmware === 'uefi' && !hw.uefi) throw new Error('profileFor: a uefi profile needs the OVMF files (findOvmf)');
   return {
     machine: 'q35',
-    firmware: 'bios',
+    firmware: hw.firmware,
+    ...(hw.firmware === 'uefi' ? { uefi: hw.uefi } : {}),
     cpuModel: accel === 'tcg' ? env.VEXFS_IMAGE_TCG_CPU || TCG_CPU : 'host',
-    diskBus: 'virtio-blk',
+    diskBus: hw.diskBus,
     memoryMb,
     cpus,
     accel,
@@ -59,12 +75,140 @@ export interface ResolvedProfile {
  */
 export async function resolveVmProfile(r: ProfileRequest): Promise<ResolvedProfile> {
   assertProfileRequest(r);
+  const hw = resolveHardware(r.hardware ?? {}, r.env);
   const report = await (r.doctor ?? doctor)({ cacheDir: r.cacheDir, signal: r.signal });
   assertReady(report, ['qemu-system-x86_64', 'qemu-img', ...(r.tools ?? [])]);
   // KVM only when the probe found it usable by speed too (tools/accel.ts).
   const accel = report.accelerator?.chosen;
   if (!accel) throw new PreconditionError('no accelerator was probed', { hint: 'run `vexfs-image doctor --refresh`' });
-  return { profile: profileFor(accel, r.memoryMb, r.cpus), report };
+  return { profile: profileFor(accel, r.memoryMb, r.cpus, r.env, hw), report };
+}
+
+/**
+ * Debian's ovmf package (bookworm and trixie): the 4 MiB flash layout first (the one Debian
+ * maintains; the 2 MiB files are kept for old VMs). VEXFS_IMAGE_OVMF_CODE and
+ * VEXFS_IMAGE_OVMF_VARS name other files (another distribution's edk2 package).
+ */
+export const OVMF_CANDIDATES: ReadonlyArray<UefiFirmware> = Object.freeze([
+  { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', varsTemplate: '/usr/share/OVMF/OVMF_VARS_4M.fd' },
+  { code: '/usr/share/OVMF/OVMF_CODE.fd', varsTemplate: '/usr/share/OVMF/OVMF_VARS.fd' },
+]);
+
+/** The host's OVMF files, or bad input (exit 2, before anything starts) naming the Debian package. */
+export function findOvmf(env: NodeJS.ProcessEnv = process.env): UefiFirmware {
+  const override = env.VEXFS_IMAGE_OVMF_CODE || env.VEXFS_IMAGE_OVMF_VARS;
+  const candidates = override ? [{ code: env.VEXFS_IMAGE_OVMF_CODE ?? '', varsTemplate: env.VEXFS_IMAGE_OVMF_VARS ?? '' }] : OVMF_CANDIDATES;
+  const found = candidates.find((c) => existsSync(c.code) && existsSync(c.varsTemplate));
+  if (found) return found;
+  const looked = candidates.map((c) => `${c.code || '(VEXFS_IMAGE_OVMF_CODE unset)'} + ${c.varsTemplate || '(VEXFS_IMAGE_OVMF_VARS unset)'}`).join(', ');
+  throw new UsageError(`a uefi profile needs UEFI firmware (OVMF), which is not installed: none of ${looked} exists (Debian package ovmf)`, {
+    hint: 'install the Debian package ovmf (apt-get install ovmf), or set VEXFS_IMAGE_OVMF_CODE and VEXFS_IMAGE_OVMF_VARS',
+  });
+}
+
+/** Hardware from a partial choice: defaults filled in, OVMF found for uefi (before anything starts). */
+export function resolveHardware(h: Partial<Pick<Hardware, 'firmware' | 'diskBus'>>, env: NodeJS.ProcessEnv = process.env): Hardware {
+  const firmware = h.firmware ?? DEFAULT_HARDWARE.firmware;
+  const diskBus = h.diskBus ?? DEFAULT_HARDWARE.diskBus;
+  return firmware === 'uefi' ? { firmware, diskBus, uefi: findOvmf(env) } : { firmware, diskBus };
+}
+
+/**
+ * The least memory the images this tool builds boot and validate in (the spec's minimum:
+ * Debian's cloud kernel, systemd, cloud-init and the VexFS module). Below it the guest does not
+ * fail fast: it swaps or OOM-kills its way to a boot timeout, so it is refused up front.
+ */
+export const IMAGE_MIN_MEMORY_MB = 512;
+
+/** One entry of a validation matrix: `--profile uefi,nvme,512M` (memory and vCPUs optional). */
+export interface ProfileChoice {
+  firmware: Firmware;
+  diskBus: DiskBus;
+  memoryMb?: number;
+  cpus?: number;
+}
+
+const MEMORY_RE = /^(\d+)\s*(m|mb|mib|g|gb|gib)?$/i;
+const CPUS_RE = /^(\d+)\s*(cpus?|vcpus?)$/i;
+
+function parseMemory(v: string, what: string): number {
+  const m = MEMORY_RE.exec(v);
+  if (!m) throw new UsageError(`${what}: memory ${JSON.stringify(v)} is not a size like 512M or 2G`);
+  const n = Number(m[1]) * (/^g/i.test(m[2] ?? '') ? 1024 : 1);
+  return n;
+}
+
+function parseCpus(v: string, what: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > PROFILE_LIMITS.maxCpus) throw new UsageError(`${what}: vCPUs ${JSON.stringify(v)} is not a whole number from 1 to ${PROFILE_LIMITS.maxCpus}`);
+  return n;
+}
+
+/**
+ * Parses one profile: comma-separated words in any order — a firmware (bios, uefi), a disk bus
+ * (virtio-blk, virtio-scsi, nvme, sata), a memory size (512M, 2G) and a vCPU count (2cpu) — or
+ * the same as key=value (firmware=uefi,bus=nvme,memory=512,cpus=2). What is not given is the
+ * default (bios, virtio-blk, the command's memory and vCPUs).
+ */
+export function parseProfile(text: string, what = '--profile'): ProfileChoice {
+  const out: Partial<ProfileChoice> = {};
+  const set = <K extends keyof ProfileChoice>(k: K, v: ProfileChoice[K], word: string): void => {
+    if (out[k] !== undefined) throw new UsageError(`${what} ${JSON.stringify(text)}: ${k === 'diskBus' ? 'disk bus' : k === 'memoryMb' ? 'memory' : k === 'cpus' ? 'vCPUs' : k} given twice (${word})`);
+    out[k] = v;
+  };
+  const words = text.split(',').map((w) => w.trim()).filter(Boolean);
+  if (!words.length) throw new UsageError(`${what}: empty profile`);
+  for (const word of words) {
+    const eq = word.indexOf('=');
+    const key = eq >= 0 ? word.slice(0, eq).trim().toLowerCase() : undefined;
+    const value = (eq >= 0 ? word.slice(eq + 1) : word).trim();
+    const lower = value.toLowerCase();
+    if (key === 'firmware' || (key === undefined && (FIRMWARES as readonly string[]).includes(lower))) {
+      if (!(FIRMWARES as readonly string[]).includes(lower)) throw new UsageError(`${what}: unknown firmware ${JSON.stringify(value)}: give ${FIRMWARES.join(' or ')}`);
+      set('firmware', lower as Firmware, word);
+    } else if (key === 'bus' || key === 'disk-bus' || (key === undefined && (DISK_BUSES as readonly string[]).includes(lower))) {
+      if (!(DISK_BUSES as readonly string[]).includes(lower)) throw new UsageError(`${what}: unknown disk bus ${JSON.stringify(value)}: give one of ${DISK_BUSES.join(', ')}`);
+      set('diskBus', lower as DiskBus, word);
+    } else if (key === 'memory' || key === 'mem' || (key === undefined && MEMORY_RE.test(value) && /[a-z]$/i.test(value))) {
+      set('memoryMb', parseMemory(value, what), word);
+    } else if (key === 'cpus' || key === 'vcpus') {
+      set('cpus', parseCpus(value, what), word);
+    } else if (key === undefined && CPUS_RE.test(value)) {
+      set('cpus', parseCpus(CPUS_RE.exec(value)![1]!, what), word);
+    } else {
+      throw new UsageError(
+        `${what}: unknown profile value ${JSON.stringify(word)}: give a firmware (${FIRMWARES.join(', ')}), a disk bus (${DISK_BUSES.join(', ')}), a memory size (512M, 2G) or vCPUs (2cpu), or key=value (firmware, bus, memory, cpus)`,
+      );
+    }
+  }
+  return { firmware: out.firmware ?? DEFAULT_HARDWARE.firmware, diskBus: out.diskBus ?? DEFAULT_HARDWARE.diskBus, ...(out.memoryMb !== undefined ? { memoryMb: out.memoryMb } : {}), ...(out.cpus !== undefined ? { cpus: out.cpus } : {}) };
+}
+
+/** A profile choice with memory and vCPUs filled in, judged before any VM starts (exit 2). */
+export function completeChoice(c: ProfileChoice, defaults: { memoryMb: number; cpus: number }, what = '--profile'): Required<ProfileChoice> {
+  const full = { ...c, memoryMb: c.memoryMb ?? defaults.memoryMb, cpus: c.cpus ?? defaults.cpus };
+  if (full.memoryMb < IMAGE_MIN_MEMORY_MB) {
+    throw new UsageError(`${what} ${profileLabel(full)}: ${full.memoryMb} MiB of memory is below the ${IMAGE_MIN_MEMORY_MB} MiB the images need (the guest would not fail, only time out): give at least ${IMAGE_MIN_MEMORY_MB}M`);
+  }
+  assertProfileRequest(full);
+  return full;
+}
+
+/** A profile's name in reports (JUnit classname, file names): "uefi-nvme-512m-2cpu". */
+export function profileLabel(p: Pick<VmProfile, 'firmware' | 'diskBus' | 'memoryMb' | 'cpus'>): string {
+  return `${p.firmware}-${p.diskBus}-${p.memoryMb}m-${p.cpus}cpu`;
+}
+
+/** Parses and completes every --profile (repeatable); duplicates are refused. */
+export function parseProfiles(texts: readonly string[], defaults: { memoryMb: number; cpus: number }, what = '--profile'): Array<Required<ProfileChoice>> {
+  const out = texts.map((t) => completeChoice(parseProfile(t, what), defaults, what));
+  const seen = new Set<string>();
+  for (const c of out) {
+    const l = profileLabel(c);
+    if (seen.has(l)) throw new UsageError(`${what}: profile ${l} given twice`);
+    seen.add(l);
+  }
+  return out;
 }
 
 /** One line for logs: "tcg, q35/bios, virtio-blk, 2 vCPUs, 2048 MiB". */

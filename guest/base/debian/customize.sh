@@ -7,8 +7,9 @@
 #   VEXFS_MIRROR           e.g. http://deb.debian.org/debian
 #   VEXFS_SECURITY_MIRROR  e.g. http://deb.debian.org/debian-security
 # Installs the static files of rootfs/, configures apt, networking, the boot loader
-# (GRUB core image embedded after the MBR, no grub-pc package), then finalises the
-# tree like an official cloud image (no machine-id, host keys, logs or cloud-init state).
+# (GRUB images for BIOS and UEFI made here and written into the GPT disk by the builder;
+# no grub-pc or grub-efi package), then finalises the tree like an official cloud image
+# (no machine-id, host keys, logs or cloud-init state).
 set -eu
 root="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -69,13 +70,13 @@ cat >> "$root/etc/initramfs-tools/modules" <<'MODULES'
 virtio_pci
 virtio_blk
 MODULES
-# Other clouds' disks (virtio-scsi, SCSI, NVMe): packed, loaded by udev only if such a disk is
+# Other clouds' disks (virtio-scsi, SCSI, NVMe, SATA/AHCI where the kernel has it): packed, loaded by udev only if such a disk is
 # there (loading SCSI on every boot cost ~2 s under TCG).
 cat > "$root/etc/initramfs-tools/hooks/vexfs-image-disks" <<'HOOK'
 #!/bin/sh
 [ "$1" = prereqs ] && exit 0
 . /usr/share/initramfs-tools/hook-functions
-manual_add_modules virtio_scsi sd_mod nvme
+manual_add_modules virtio_scsi sd_mod nvme ahci
 HOOK
 chmod 0755 "$root/etc/initramfs-tools/hooks/vexfs-image-disks"
 # udev's hook copies the hardware database (hwdb.bin, 13.5 MB of the 34 MB initramfs): it names
@@ -108,14 +109,25 @@ chroot "$root" ldconfig
 chroot "$root" journalctl --update-catalog >/dev/null 2>&1 || true
 touch -r "$root/usr" "$root/etc/.updated" "$root/var/.updated"
 
-# Boot loader: GRUB for BIOS, core image made here, written after sector 0 by the
-# builder (src/base/debian.ts) together with the first 440 bytes of boot.img.
-mkdir -p "$root/boot/grub/i386-pc"
-cp "$root"/usr/lib/grub/i386-pc/*.mod "$root"/usr/lib/grub/i386-pc/*.lst "$root/boot/grub/i386-pc/"
+# Boot loader: GRUB for BIOS (core.img for the GPT's BIOS boot partition, boot.img for the
+# protective MBR) and for UEFI (an x86_64-efi image the builder copies to the ESP's removable
+# path EFI/BOOT/BOOTX64.EFI), written into the disk by src/base/disk.ts. Both find the root
+# file system by UUID (load.cfg, embedded) whatever the disk is called under that firmware and
+# bus, then read /boot/grub/grub.cfg. The ESP is not mounted: nothing in the guest updates it.
+for platform in i386-pc x86_64-efi; do
+  mkdir -p "$root/boot/grub/$platform"
+  cp "$root"/usr/lib/grub/$platform/*.mod "$root"/usr/lib/grub/$platform/*.lst "$root/boot/grub/$platform/"
+done
 sed "s/@ROOT_UUID@/$VEXFS_ROOT_UUID/g" "$here/grub.cfg.in" > "$root/boot/grub/grub.cfg"
-chroot "$root" grub-mkimage -O i386-pc -o /boot/grub/i386-pc/core.img \
-  -p '(hd0,msdos1)/boot/grub' \
-  biosdisk part_msdos ext2 search search_fs_uuid normal linux configfile echo test serial terminal
+cat > "$root/boot/grub/load.cfg" <<LOADCFG
+search --no-floppy --fs-uuid --set=root $VEXFS_ROOT_UUID
+set prefix=(\$root)/boot/grub
+LOADCFG
+grub_mods="part_gpt ext2 search search_fs_uuid normal linux configfile echo test serial terminal"
+chroot "$root" grub-mkimage -O i386-pc -o /boot/grub/i386-pc/core.img -c /boot/grub/load.cfg -p /boot/grub \
+  biosdisk $grub_mods
+chroot "$root" grub-mkimage -O x86_64-efi -o /boot/grub/x86_64-efi/core.efi -c /boot/grub/load.cfg -p /boot/grub \
+  fat efi_gop $grub_mods
 cp "$root/usr/lib/grub/i386-pc/boot.img" "$root/boot/grub/i386-pc/boot.img"
 
 # Finalise like an official cloud image.

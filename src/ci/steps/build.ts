@@ -62,7 +62,7 @@ export const buildStep: Step<CiContext> = {
       opts.jobs,
       async (plan) => {
         const record = ctx.records.get(plan.variantName)!;
-        const outcome = await runVariant({ plan, record, build: ctx.deps.build, validate, signal, emit: ctx.emit, validateLogsDir: join(ctx.root, LAYOUT.logs, plan.variantName, 'validate'), now: ctx.now });
+        const outcome = await runVariant({ plan, record, build: ctx.deps.build, validate, signal, emit: ctx.emit, validateLogsDir: join(ctx.root, LAYOUT.logs, plan.variantName, 'validate'), ...(ctx.opts.profiles?.length ? { profiles: ctx.opts.profiles } : {}), now: ctx.now });
         ctx.outcomes.set(plan.variantName, outcome);
         ctx.emit({ type: record.status === 'passed' ? 'info' : 'warn', message: `[${plan.variantName}] ${record.status}${record.status === 'passed' ? '' : `: ${(record.build.error ?? record.validation.error ?? '').split('\n')[0]}`}` });
         if (record.status !== 'passed' && record.status !== 'cancelled' && opts.failFast && !failFast.signal.aborted) {

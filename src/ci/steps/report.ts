@@ -31,10 +31,14 @@ export function unbuiltResult(r: ImageRecord, path: string, accel: string): Imag
   };
 }
 
-/** The validation report of the run: one result per variant. */
+/** The validation report of the run: one result per variant (per variant and profile with --profile). */
 export function validationReport(ctx: CiContext): ValidationReport {
   const accel = ctx.accel ?? 'unknown';
-  const results = [...ctx.records.values()].map((r) => ctx.outcomes.get(r.variant)?.validation ?? unbuiltResult(r, join(ctx.root, LAYOUT.images, `${r.name}.qcow2`), accel));
+  // With a validation matrix (--profile) a variant has a row per profile.
+  const results = [...ctx.records.values()].flatMap((r) => {
+    const o = ctx.outcomes.get(r.variant);
+    return o?.validations ?? [o?.validation ?? unbuiltResult(r, join(ctx.root, LAYOUT.images, `${r.name}.qcow2`), accel)];
+  });
   const t = ctx.opts.validateTimeouts;
   return buildReport(results, {
     startedAt: new Date(ctx.t0),

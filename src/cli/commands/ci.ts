@@ -10,6 +10,10 @@ import { summaryText } from '../../ci/summary.js';
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import { VALIDATE_DEFAULTS } from '../../validate/index.js';
 import type { CliContext } from '../context.js';
+import type { MatrixProfile } from '../../ci/variant-run.js';
+import { loadConfig } from '../../config/load.js';
+import { profileLabel, resolveHardware } from '../../vm/profile.js';
+import { profilesFromFlags } from './validate.js';
 import { addBuildVmOptions, buildVmFlags, intOption, type BuildVmCliOptions } from '../options.js';
 
 export interface CiCliOptions extends BuildVmCliOptions {
@@ -23,9 +27,15 @@ export interface CiCliOptions extends BuildVmCliOptions {
   sshTimeout?: number;
   notifyUrl?: string;
   json?: boolean;
+  profile?: string[];
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** ci --profile values as matrix rows (same syntax and checks as validate --profile). */
+export function matrixFromFlags(texts: readonly string[] | undefined, env: NodeJS.ProcessEnv, what = '--profile'): MatrixProfile[] {
+  return profilesFromFlags(texts, env, what).map((choice) => ({ choice, label: profileLabel(choice), hardware: resolveHardware(choice, env) }));
+}
 
 export function register(program: Command, ctx: CliContext): void {
   const quiet = (): boolean | undefined => program.opts<{ quiet?: boolean }>().quiet;
@@ -48,6 +58,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--ssh-timeout <seconds>', `validation: seconds per guest command (default: ${VALIDATE_DEFAULTS.sshTimeoutS})`, intOption('--ssh-timeout'))
     .option('--notify-url <url>', 'POST a JSON summary (Slack-compatible "text") here (default: VEXFS_NOTIFY_URL)')
     .option('--json', 'print build-manifest.json on stdout instead of the summary table')
+    .option('--profile <profile>', 'validate each image under this VM profile (repeatable: the matrix, a report row per variant and profile), as for validate --profile: e.g. uefi,nvme,512M', collect)
     .addHelpText(
       'after',
       `
@@ -63,6 +74,9 @@ Examples:
   $ vexfs-image ci merge shard-* --artifacts-dir artifacts             # combine the shards`,
     )
     .action(async (o: CiCliOptions) => {
+      // The matrix judged (values, memory, OVMF on the host) before anything starts.
+      const cfg = o.profile?.length ? undefined : loadConfig({ config: o.config, source: o.source }, process.cwd());
+      const profiles = cfg ? matrixFromFlags(cfg.file.profiles, ctx.env, `profiles in ${cfg.configPath ?? 'the config'}`) : matrixFromFlags(o.profile, ctx.env);
       const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: quiet() }));
       await preflightCi({ variants: o.variant ?? [], version: o.version, buildFlags: buildVmFlags(o), artifactsDir: o.artifactsDir, notifyUrl: o.notifyUrl }, ctx.env, process.cwd());
       try {
@@ -77,6 +91,7 @@ Examples:
           notifyUrl: o.notifyUrl,
           bootTimeoutS: o.bootTimeout,
           sshTimeoutS: o.sshTimeout,
+          ...(profiles.length ? { profiles } : {}),
           env: ctx.env,
           cwd: process.cwd(),
           signal: ctx.signal,

@@ -10,13 +10,14 @@ import { checkDirArg } from '../../config/dir-arg.js';
 import { checkVariantName, checkVersion } from '../../config/names.js';
 import { precompileChecks } from '../../validate/precompile.js';
 import { UsageError } from '../../errors.js';
-import type { ImageResult, ValidationReport } from '../../report/model.js';
+import { rowName, type ImageResult, type ValidationReport } from '../../report/model.js';
 import { parseFormats, REPORT_FORMATS, type ReportFormat } from '../../report/write.js';
 import { chooseRenderer, createRenderer } from '../../ui/renderers.js';
 import { formatDuration } from '../../ui/format.js';
 import { checksForVariant, parseChecks } from '../../validate/checks.js';
 import { validate } from '../../api.js';
 import { resolveCheckList, VALIDATE_DEFAULTS, type ValidateOptions } from '../../validate/index.js';
+import { parseProfiles, resolveHardware } from '../../vm/profile.js';
 import type { CliContext } from '../context.js';
 
 export interface ValidateCliOptions {
@@ -38,6 +39,19 @@ export interface ValidateCliOptions {
   network?: boolean;
   workDir?: string;
   listChecks?: boolean;
+  profile?: string[];
+}
+
+/** --profile is repeatable: each one a row per image in every report. */
+export function collectProfiles(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
+/** The matrix from --profile, judged (values, memory, OVMF on the host) before anything starts. */
+export function profilesFromFlags(texts: readonly string[] | undefined, env: NodeJS.ProcessEnv, what = '--profile'): ReturnType<typeof parseProfiles> {
+  const profiles = parseProfiles(texts ?? [], VALIDATE_DEFAULTS, what);
+  for (const p of profiles) resolveHardware(p, env);
+  return profiles;
 }
 
 function positiveInt(what: string) {
@@ -80,7 +94,10 @@ export function toValidateOptions(images: string[], o: ValidateCliOptions, ctx: 
   if (o.reportDir) checkDirArg(o.reportDir, '--report-dir', cwd);
   if (o.workDir) checkDirArg(o.workDir, '--work-dir', cwd);
   precompileChecks(resolveCheckList({ checks, userChecks: cfg.checks }), { version: o.version, variant: o.variant });
+  // --profile, else the config's `profiles:` matrix.
+  const profiles = o.profile?.length ? profilesFromFlags(o.profile, ctx.env) : profilesFromFlags(cfg.file.profiles, ctx.env, `profiles in ${cfg.configPath ?? 'the config'}`);
   return {
+    ...(profiles.length ? { profiles, env: ctx.env } : {}),
     images,
     imagesDir: o.imagesDir,
     bootTimeoutS: o.bootTimeout,
@@ -108,7 +125,7 @@ function imageLine(r: ImageResult): string {
   const status = r.status === 'passed' ? pc.green('PASSED') : r.status === 'failed' ? pc.red('FAILED') : pc.red('ERROR ');
   const times = `SSH ${t.sshReadyMs === null ? '–' : formatDuration(t.sshReadyMs)}, cloud-init ${t.cloudInitDoneMs === null ? '–' : formatDuration(t.cloudInitDoneMs)}, total ${formatDuration(t.totalMs)}`;
   const s = r.summary;
-  const lines = [`${status} ${r.name} (${r.variant} ${r.version}): ${s.passed}/${s.total} checks passed, ${s.failed} failed, ${s.warnings} warnings, ${s.skipped} skipped, ${s.errors} errors; ${times}`];
+  const lines = [`${status} ${rowName(r)} (${r.variant} ${r.version}): ${s.passed}/${s.total} checks passed, ${s.failed} failed, ${s.warnings} warnings, ${s.skipped} skipped, ${s.errors} errors; ${times}`];
   if (r.error) {
     lines.push(`  ${pc.red(r.error.kind)}: ${r.error.message.split('\n')[0]}`);
     if (r.error.serialTail) lines.push(...r.error.serialTail.split('\n').map((l) => pc.dim(`  | ${l}`)));
@@ -157,6 +174,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--clean-shutdown', 'power the guest off with ACPI at the end instead of stopping QEMU')
     .option('--network', 'give the guest the host\'s network (default: none beyond the SSH forward)')
     .option('--work-dir <dir>', 'parent of the per-image work directories (default: $TMPDIR)')
+    .option(
+      '--profile <profile>',
+      'validate under this VM profile (repeatable: a matrix, one report row per image and profile): firmware bios|uefi, disk bus virtio-blk|virtio-scsi|nvme|sata, memory (512M, 2G), vCPUs (2cpu), comma-separated, e.g. uefi,nvme,512M (default: bios,virtio-blk,2G,2cpu)',
+      collectProfiles,
+    )
     .option('--list-checks', 'print the checks that would run (for --variant, default every variant) and exit')
     .addHelpText(
       'after',
@@ -166,6 +188,7 @@ Examples:
   $ vexfs-image validate vexfs-production-1.0.0.qcow2      one image from ./images
   $ vexfs-image validate --boot-timeout 600 --verbose      slower machines
   $ vexfs-image validate -d out --format junit,md --report-dir reports
+  $ vexfs-image validate --profile bios --profile uefi,nvme,512M   each image under two VM profiles
 Exit status: 0 all images passed, 1 an error-severity check failed or an image could not be
 validated (boot failure, SSH timeout), 2 bad usage, 130 interrupted.`,
     )

@@ -1,8 +1,9 @@
-// Validate step: what the image is (qemu-img info, with `check` for qcow2) and, with --checksum,
-// its digest against its manifest. The session's overlay is then backed by it in that format.
+// Validate step: what the image is (qemu-img info, with `check` for qcow2 and vmdk) and, with
+// --checksum, its digest against its manifest. The session's overlay is then backed by it in that
+// format: the one its extension names (.raw, .vhd = vpc, .vmdk), never a probed one.
 import type { Step } from '../../pipeline/step.js';
 import { sha256File } from '../../tools/hash.js';
-import { checkQcow2, imageInfo } from '../../tools/qemu-img.js';
+import { checkImage, checkQcow2, formatFromName, imageInfo } from '../../tools/qemu-img.js';
 import { ImageFailure, type ValidateContext } from '../context.js';
 
 export const inspectStep: Step<ValidateContext> = {
@@ -12,7 +13,7 @@ export const inspectStep: Step<ValidateContext> = {
     const { path } = ctx.target;
     let info;
     try {
-      info = await imageInfo(path, { signal: rt.signal, logFile: rt.logFile });
+      info = await imageInfo(path, { signal: rt.signal, logFile: rt.logFile }, formatFromName(path));
     } catch (e) {
       throw new ImageFailure('image unreadable', e instanceof Error ? e.message : String(e));
     }
@@ -21,6 +22,13 @@ export const inspectStep: Step<ValidateContext> = {
     if (info.format === 'qcow2') {
       const problem = await checkQcow2(path, { signal: rt.signal, logFile: rt.logFile });
       if (problem) throw new ImageFailure('image unreadable', `qemu-img check ${path} failed (${problem})`);
+    }
+    if (info.format === 'vmdk') {
+      try {
+        await checkImage(path, 'vmdk', { signal: rt.signal, logFile: rt.logFile });
+      } catch (e) {
+        throw new ImageFailure('image unreadable', e instanceof Error ? e.message : String(e));
+      }
     }
     if (ctx.opts.checksum) {
       ctx.sha256Before = await sha256File(path);

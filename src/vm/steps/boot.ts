@@ -1,7 +1,7 @@
 // Session step: start QEMU (the only place the tool does): the session's profile, the overlay
 // plus any extra drives, the seed, SSH forwarded from 127.0.0.1 only on a port the OS picks, QMP
 // for ACPI power-off, the serial console to a file. QEMU dies with the tool (pdeathsig).
-import { rm } from 'node:fs/promises';
+import { chmod, copyFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from '../../tools/ports.js';
 import { Vm } from '../../tools/qemu.js';
@@ -16,6 +16,14 @@ export const bootStep: Step<HasSession> = {
     if (!s.overlay || !s.ssh) throw new Error('boot: the overlay and seed steps did not run');
     const port = await freePort();
     const sockDir = await socketDir(s);
+    const uefi = s.opts.profile.firmware === 'uefi' ? s.opts.profile.uefi : undefined;
+    let uefiVars: string | undefined;
+    if (uefi) {
+      // Each VM its own variable store (OVMF records boot entries in it), in its 0700 directory.
+      uefiVars = join(s.opts.dir, 'OVMF_VARS.fd');
+      await copyFile(uefi.varsTemplate, uefiVars);
+      await chmod(uefiVars, 0o600);
+    }
     s.poweredOnAt = Date.now();
     s.vm = await Vm.start(
       {
@@ -28,6 +36,7 @@ export const bootStep: Step<HasSession> = {
         serialLog: serialLogOf(s),
         qmpSocket: join(sockDir, 'qmp.sock'),
         ...(s.virtfs.length ? { virtfs: s.virtfs } : {}),
+        ...(uefiVars ? { uefiVars } : {}),
       },
       // Without the signal an interrupt does not SIGTERM QEMU: the caller powers it off (run).
       { ...(s.opts.killOnAbort ? { signal: rt.signal } : {}), logFile: s.opts.qemuLog ?? rt.logFile },

@@ -32,6 +32,8 @@ export interface FakeOptions {
   failBuild?: string[];
   /** Variants whose validation has a failing check. */
   failCheck?: string[];
+  /** Matrix profiles (labels) under which the validation has a failing check. */
+  failProfile?: string[];
   /** Per-step delay of the fake build (ms). */
   stepMs?: number;
   /** Records [variant, 'start'|'end'] for concurrency assertions. */
@@ -96,14 +98,14 @@ export function fakeBuild(o: FakeOptions = {}): BuildFn {
 }
 
 export function fakeValidate(o: FakeOptions = {}): ValidateFn {
-  return async (image, { emit, signal }) => {
+  return async (image, { emit, signal, profile }) => {
     emit({ type: 'step-start', step: `x:boot`, title: 'Boot', index: 0, total: 2 });
     await sleep(o.stepMs ?? 5);
     emit({ type: 'step-end', step: `x:boot`, ms: o.stepMs ?? 5 });
     emit({ type: 'step-start', step: `x:checks`, title: 'Checks', index: 1, total: 2 });
     if (signal.aborted) throw new Error('aborted');
     emit({ type: 'step-end', step: `x:checks`, ms: 1 });
-    const fail = o.failCheck?.includes(image.variant);
+    const fail = o.failCheck?.includes(image.variant) || (profile !== undefined && o.failProfile?.includes(profile.label));
     const checks: CheckResult[] = [
       { id: 'module-available', description: 'modinfo vexfs', group: 'vexfs', type: 'kernel-module', severity: 'error', status: 'passed', message: 'ok', durationMs: 3, attempts: 1 },
       { id: 'vexctl-version', description: 'vexctl --version', group: 'vexfs', type: 'command', severity: 'error', status: fail ? 'failed' : 'passed', message: fail ? 'exit 1' : 'ok', durationMs: 2, attempts: 1 },
@@ -118,6 +120,7 @@ export function fakeValidate(o: FakeOptions = {}): ValidateFn {
       identitySource: 'manifest',
       status: imageStatus(checks, undefined),
       accel: 'tcg',
+      ...(profile ? { profile: profile.label } : {}),
       startedAt: new Date().toISOString(),
       timings: { sshReadyMs: 1, cloudInitDoneMs: 2, checksMs: 6, totalMs: 10, steps: [{ step: 'boot', ms: 5, status: 'ok' }] },
       cloudInit: { status: 'done' },

@@ -241,3 +241,24 @@ test('errors are shortened for the summary: the failed step, the program instead
   assert.equal(shortError(new Error('qemu-img convert -O qcow2 a b exited with code 1'), undefined), 'qemu-img … exited with code 1');
   assert.equal(shortError(new Error('plain message')), 'plain message');
 });
+
+test('--profile: each variant validated under each profile, a report row per pair, the variant fails if one row does', async () => {
+  const profiles = [
+    { label: 'bios-virtio-blk-2048m-2cpu', choice: { firmware: 'bios', diskBus: 'virtio-blk', memoryMb: 2048, cpus: 2 }, hardware: { firmware: 'bios', diskBus: 'virtio-blk' } },
+    { label: 'uefi-nvme-512m-2cpu', choice: { firmware: 'uefi', diskBus: 'nvme', memoryMb: 512, cpus: 2 }, hardware: { firmware: 'uefi', diskBus: 'nvme', uefi: { code: '/c', varsTemplate: '/v' } } },
+  ] as const;
+  const { r, root } = await run({ variants: ['minimal'], profiles: profiles.map((p) => ({ ...p, choice: { ...p.choice }, hardware: { ...p.hardware } })) }, { failProfile: ['uefi-nvme-512m-2cpu'] });
+  assert.equal(r.status, 'failed');
+  const report = JSON.parse(readFileSync(join(root, 'reports', 'validation.json'), 'utf8')) as { images: Array<{ name: string; profile?: string; status: string }> };
+  assert.deepEqual(report.images.map((i) => [i.name, i.profile, i.status]), [
+    ['vexfs-minimal-1.2.3', 'bios-virtio-blk-2048m-2cpu', 'passed'],
+    ['vexfs-minimal-1.2.3', 'uefi-nvme-512m-2cpu', 'failed'],
+  ]);
+  const junit = readFileSync(join(root, 'reports', 'junit.xml'), 'utf8');
+  assert.match(junit, /classname="minimal\.uefi-nvme-512m-2cpu\.vexfs"/);
+  assert.match(junit, /classname="minimal\.bios-virtio-blk-2048m-2cpu\.vexfs"/);
+  const m = JSON.parse(readFileSync(join(root, 'build-manifest.json'), 'utf8'));
+  assert.equal(m.images[0].validation.status, 'failed');
+  assert.match(m.images[0].validation.error, /\[uefi-nvme-512m-2cpu\]/);
+  assert.equal(m.images[0].validation.summary.total, 6, 'checks of both rows summed');
+});

@@ -57,6 +57,7 @@ const CASES: Record<string, Case> = {
   'build: --version with ..': { args: ['build', '--version', '1..2'], message: /invalid version "1\.\.2"/ },
   'build: --version with /': { args: ['build', '--version', '../../etc'], message: /invalid version "\.\.\/\.\.\/etc"/ },
   'build: empty --version': { args: ['build', '--version', ''], message: /invalid version ""/ },
+  'build: unknown --format': { args: ['build', '--format', 'raw,ova'], message: /--format: unknown image format "ova": give any of qcow2, raw, vhd, vmdk, gce/ },
   'build: --cpus 0': { args: ['build', '--cpus', '0'], message: /--cpus must be a whole number of at least 1/ },
   'build: --cpus 1000': { args: ['build', '--cpus', '1000'], message: /--cpus must be a whole number from 1 to 64, got "1000"/ },
   'build: --cpus abc': { args: ['build', '--cpus', 'abc'], message: /--cpus must be a whole number/ },
@@ -91,6 +92,9 @@ const CASES: Record<string, Case> = {
   // the config file
   'config: not YAML': { args: ['build', '--config', '@IN/cfg/bad-yaml.yaml'], message: /bad-yaml\.yaml: not valid YAML/ },
   'config: a list at the top': { args: ['build', '--config', '@IN/cfg/list.yaml'], message: /list\.yaml: \(top level\)/ },
+  'config: profiles with an unknown value': { args: ['validate', '--config', '@IN/cfg/bad-profiles.yaml'], message: /profiles in .*bad-profiles\.yaml: unknown disk bus "floppy"/ },
+  'config: profiles below the images\' memory (ci)': { args: ['ci', '--config', '@IN/cfg/small-profiles.yaml'], message: /profiles in .*small-profiles\.yaml uefi-nvme-256m-2cpu: 256 MiB of memory is below the 512 MiB/ },
+  'config: formats with an unknown one': { args: ['build', '--config', '@IN/cfg/bad-formats.yaml'], message: /formats.*ova/ },
   'config: unknown key': { args: ['build', '--config', '@IN/cfg/unknown-key.yaml'], message: /unknown key colour = "red": allowed keys are/ },
   'config: base_packages -o option': { args: ['build', '--config', '@IN/cfg/pkg-option.yaml'], message: /base_packages\[1\] = "-oAPT::Get::AllowUnauthenticated=true": a Debian package name/ },
   'config: variant package with a comma': { args: ['build', '--config', '@IN/cfg/pkg-comma.yaml'], message: /variants\.x\.packages\[0\] = "vim,gdb": a Debian package name/ },
@@ -120,9 +124,20 @@ const CASES: Record<string, Case> = {
   'validate: --work-dir is a file': { args: ['validate', '--work-dir', '@IN/afile', '@IN/nonexistent.qcow2'], message: /--work-dir .*afile is not a directory/ },
   'validate: --variant invalid': { args: ['validate', '--variant', 'Bad!', '@IN/nonexistent.qcow2'], message: /invalid variant name "Bad!"/ },
   'validate: --config /dev/zero': { args: ['validate', '--config', '/dev/zero'], message: /config file \/dev\/zero is not a regular file/ },
+  'validate: --profile unknown value': { args: ['validate', '--profile', 'uefi,floppy', '@IN/nonexistent.qcow2'], message: /--profile: unknown profile value "floppy"/ },
+  'validate: --profile unknown bus': { args: ['validate', '--profile', 'bus=ide'], message: /--profile: unknown disk bus "ide": give one of virtio-blk, virtio-scsi, nvme, sata/ },
+  'validate: --profile memory below the images\' need': { args: ['validate', '--profile', 'uefi,nvme,384M'], message: /384 MiB of memory is below the 512 MiB the images need/ },
+  'validate: --profile uefi without OVMF on the host': {
+    args: ['validate', '--profile', 'uefi'],
+    env: { VEXFS_IMAGE_OVMF_CODE: '/nonexistent/OVMF_CODE.fd', VEXFS_IMAGE_OVMF_VARS: '/nonexistent/OVMF_VARS.fd' },
+    message: /UEFI firmware \(OVMF\), which is not installed.*Debian package ovmf/,
+  },
 
   // ci
   'ci: --jobs 0': { args: ['ci', '--jobs', '0'], message: /--jobs must be a whole number of at least 1/ },
+  'ci: --profile memory below the images\' need': { args: ['ci', '--profile', 'bios,256M'], message: /256 MiB of memory is below the 512 MiB the images need/ },
+  'ci: --profile uefi without OVMF on the host': { args: ['ci', '--profile', 'uefi,nvme'], env: { VEXFS_IMAGE_OVMF_CODE: '/nonexistent/C.fd', VEXFS_IMAGE_OVMF_VARS: '/nonexistent/V.fd' }, message: /Debian package ovmf/ },
+  'ci: unknown --format': { args: ['ci', '--format', 'qcow3'], message: /--format: unknown image format "qcow3"/ },
   'ci: unknown --variant': { args: ['ci', '--variant', 'nosuch'], message: /unknown variant "nosuch"/ },
   'ci: empty --variant': { args: ['ci', '--variant', ','], message: /--variant: no variant named/ },
   'ci: --artifacts-dir is a file': { args: ['ci', '--artifacts-dir', '@IN/afile'], message: /--artifacts-dir .*afile is not a directory/ },
@@ -195,6 +210,9 @@ before(async () => {
   write('cfg/bad-yaml.yaml', 'version: [1.0\n');
   write('cfg/list.yaml', '- a\n- b\n');
   write('cfg/unknown-key.yaml', 'colour: red\n');
+  write('cfg/bad-profiles.yaml', 'profiles: ["bios", "bus=floppy"]\n');
+  write('cfg/small-profiles.yaml', 'profiles: ["uefi,nvme,256M"]\n');
+  write('cfg/bad-formats.yaml', 'formats: [raw, ova]\n');
   write('cfg/pkg-option.yaml', 'base_packages: [gcc, "-oAPT::Get::AllowUnauthenticated=true"]\n');
   write('cfg/pkg-comma.yaml', 'variants:\n  x:\n    packages: ["vim,gdb"]\n');
   write('cfg/toolchain.yaml', 'toolchain_packages: ["--purge"]\n');
