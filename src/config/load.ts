@@ -199,6 +199,8 @@ export interface BuildPlan {
   cacheDir: string;
   noCleanup: boolean;
   force: boolean;
+  /** The config file read, if any (an input of the build: builder/inputs.ts). */
+  configPath?: string;
 }
 
 export interface BuildFlags extends ConfigFlags {
@@ -273,6 +275,7 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
     cacheDir: dirs.cacheDir,
     noCleanup: flags.noCleanup ?? false,
     force: flags.force ?? false,
+    configPath: cfg.configPath,
   });
 }
 
