@@ -47,16 +47,26 @@ function fileSha(path: string): Promise<string> {
 }
 
 /**
- * Every entry under dir, as `mke2fs -d` copies it into the source disk (source-share.ts shares
- * the whole tree, hidden files and build leftovers included): relative path, type, permission
- * bits, and a file's content or a symlink's target. Names sorted by code unit: stable everywhere.
+ * What the guest build never sees: source-share.ts shares the whole tree, and
+ * guest/build/build-payload.sh copies it with `tar --exclude=.git --exclude=./target
+ * --exclude=./vexctl/target` (any .git; the two cargo target directories). Keep the two in step.
  */
-export async function hashTree(dir: string): Promise<string> {
+export function sourceExcluded(rel: string): boolean {
+  return rel === 'target' || rel === 'vexctl/target' || rel === '.git' || rel.endsWith('/.git');
+}
+
+/**
+ * Every entry under dir the build can see: relative path, type, permission bits, and a file's
+ * content or a symlink's target (hidden files and build leftovers included). Names sorted by code
+ * unit, so the digest is the same on every host.
+ */
+export async function hashTree(dir: string, exclude: (rel: string) => boolean = () => false): Promise<string> {
   const h = createHash('sha256');
   const walk = async (rel: string): Promise<void> => {
     const names = (await readdir(join(dir, rel))).sort();
     for (const name of names) {
       const r = rel ? `${rel}/${name}` : name;
+      if (exclude(r)) continue;
       const p = join(dir, r);
       const st = await lstat(p);
       const mode = (st.mode & 0o7777).toString(8);
@@ -103,7 +113,7 @@ export interface PartsOptions {
 /** Every part but the base (which may only be known once the base step has resolved it). */
 export async function planParts(plan: PlanInputs, opts: PartsOptions = {}): Promise<Omit<InputParts, 'base'>> {
   const [source, guest, code, configText] = await Promise.all([
-    hashTree(plan.sourceDir),
+    hashTree(plan.sourceDir, sourceExcluded),
     hashTree(opts.guestDir ?? GUEST_DIR),
     hashTree(opts.codeDir ?? CODE_DIR),
     plan.configPath ? readFile(plan.configPath) : Promise.resolve(Buffer.alloc(0)),

@@ -93,6 +93,18 @@ test('the config part counts the config file text', async () => {
   assert.match(a, /^[0-9a-f]{64}$/);
 });
 
+test('the source part skips what build-payload.sh does not copy (.git, the cargo target directories)', async () => {
+  const f = fixture();
+  const before = await digestOf(f);
+  for (const d of ['.git', 'target', 'vexctl/target', 'sub/.git']) {
+    mkdirSync(join(f.src, d), { recursive: true });
+    writeFileSync(join(f.src, d, 'x'), 'build output');
+  }
+  assert.equal(await digestOf(f), before);
+  mkdirSync(join(f.src, 'sub', 'target'));
+  assert.notEqual(await digestOf(f), before, 'only the top-level target is skipped, as tar --exclude=./target');
+});
+
 test('hashTree sees a file moved between directories', async () => {
   const a = tempDir();
   mkdirSync(join(a, 'x'));
