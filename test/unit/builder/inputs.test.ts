@@ -95,6 +95,7 @@ test('the config part counts the config file text', async () => {
 
 test('the source part skips what build-payload.sh does not copy (.git, the cargo target directories)', async () => {
   const f = fixture();
+  mkdirSync(join(f.src, 'vexctl'));
   const before = await digestOf(f);
   for (const d of ['.git', 'target', 'vexctl/target', 'sub/.git']) {
     mkdirSync(join(f.src, d), { recursive: true });
