@@ -5,3 +5,19 @@ import { run, type ExecOptions } from './exec.js';
 export async function partitionImage(image: string, script: string, opts: ExecOptions = {}): Promise<void> {
   await run('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', image], { timeoutMs: 60_000, ...opts, input: script });
 }
+
+export interface PartitionEntry {
+  start: number;
+  size: number;
+  type: string;
+}
+
+/** `sfdisk -J` of an image file: its sector size and partitions (start and size in sectors). */
+export function parsePartitionTable(json: string): { sectorSize: number; partitions: PartitionEntry[] } {
+  const t = (JSON.parse(json) as { partitiontable?: { sectorsize?: number; partitions?: PartitionEntry[] } }).partitiontable;
+  return { sectorSize: t?.sectorsize ?? 512, partitions: t?.partitions ?? [] };
+}
+
+export async function readPartitionTable(image: string, opts: ExecOptions = {}): Promise<{ sectorSize: number; partitions: PartitionEntry[] }> {
+  return parsePartitionTable((await run('sfdisk', ['-J', image], { timeoutMs: 60_000, ...opts })).stdout);
+}

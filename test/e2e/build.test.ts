@@ -85,7 +85,7 @@ test('an unchanged rebuild of the test image is a no-op: "up to date", exit 0, n
   // Another input (here the payload's build command): refused, exit 2, naming what changed, nothing written.
   const changed = cli([...args, '--build-command', 'make vm-build V=1'], PACKAGE_ROOT);
   assert.equal(changed.status, 2, changed.stderr);
-  assert.match(changed.stderr, /already exists and is not up to date: its inputs changed: payload\n/);
+  assert.match(changed.stderr, /already exists and is not up to date: its inputs changed: payload \(pass --force/);
   assert.match(changed.stderr, /--force/);
   assert.deepEqual(snapshot(), before);
 });
