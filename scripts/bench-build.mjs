@@ -5,7 +5,7 @@
 //   one-line    a comment in vexfs.c edited, then `build --force` (the image is rebuilt)
 //   quick       `vexfs-image test` on the same copy after another one-line edit (edit -> result;
 //               one warm-up run first, as a developer's loop has)
-//   packer      Packer's QEMU builder doing the build's job (bench/packer/minimal.pkr.json: boot
+//   packer      Packer's QEMU builder doing the build's job (bench/packer/minimal.json: boot
 //               the plain base, apt the toolchain, compile, insmod, shut down, convert -c), when
 //               `packer` is installed (Debian package packer)
 // Prints a table on stderr and one JSON object on stdout. Boots VMs: run it under the VM lock,
@@ -80,7 +80,7 @@ function packer() {
   writeFileSync(join(pk, 'meta-data'), 'instance-id: packer-bench\nlocal-hostname: packer\n');
   spawnSync('cloud-localds', [join(pk, 'seed.iso'), join(pk, 'user-data'), join(pk, 'meta-data')]);
   const vars = { base: b.path, base_sha256: b.digest.replace(/^sha256:/, ''), seed_iso: join(pk, 'seed.iso'), ssh_key: join(pk, 'key'), source: src, output: join(pk, 'output'), version };
-  const r = timed("Packer's job", 'packer', ['build', ...Object.entries(vars).flatMap(([k, v]) => ['-var', `${k}=${v}`]), join(root, 'bench/packer/minimal.pkr.json')], { env: { ...env, PACKER_LOG: '0', CHECKPOINT_DISABLE: '1' }, cwd: pk });
+  const r = timed("Packer's job", 'packer', ['build', ...Object.entries(vars).flatMap(([k, v]) => ['-var', `${k}=${v}`]), join(root, 'bench/packer/minimal.json')], { env: { ...env, PACKER_LOG: '0', CHECKPOINT_DISABLE: '1' }, cwd: pk });
   const img = join(pk, 'output', 'packer-minimal.qcow2');
   return { what: "Packer's job (boot, apt toolchain, compile, insmod, convert -c)", s: r.s, ok: r.status === 0 && existsSync(img), detail: r.status === 0 ? undefined : r.stdout.split('\n').slice(-8).join(' | ') };
 }
