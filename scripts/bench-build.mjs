@@ -30,6 +30,8 @@ function timed(label, cmd, argv, opts = {}) {
   const r = spawnSync(cmd, argv, { encoding: 'utf8', env, maxBuffer: 64 * 2 ** 20, ...opts });
   const s = (Date.now() - t0) / 1000;
   if (r.status !== 0 && !opts.allowFailure) process.stderr.write(`${label}: exit ${r.status}\n${(r.stderr ?? '').slice(-3000)}\n`);
+  // As it happens too, so that an interrupted run still says what it measured.
+  process.stderr.write(`# ${label}: ${s.toFixed(1)} s, exit ${r.status}\n`);
   return { s, status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
