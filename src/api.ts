@@ -20,9 +20,12 @@ import { RUN_DEFAULTS, runInstance, type RunInstanceOptions, type RunOutcome } f
 import { checkInstanceName, checkUserName, DEFAULT_RUN_USER, instanceNameFor } from './run/names.js';
 import { assertNameFree, instancesRoot, listInstances, type InstanceEntry } from './run/state.js';
 import { runAttached } from './tools/exec.js';
+import { QUICK_DEFAULTS, quickTest as runQuickTest, type QuickTestResult } from './quick/index.js';
+import type { ReportFormat } from './report/write.js';
 import { resolveImagePaths } from './validate/discover.js';
 import { VALIDATE_DEFAULTS, validateImages, type ValidateOptions, type ValidateOutcome } from './validate/index.js';
 
+export type { QuickTestResult };
 export type { BuildFlags, BuildResult, CiResult, DoctorReport, EventSink, InstanceEntry, MergeResult, ResolvedBase, RunOutcome, ValidateOptions, ValidateOutcome };
 export type { CiStatus } from './ci/orchestrator.js';
 export type { CiManifest } from './ci/manifest.js';
@@ -46,6 +49,31 @@ export interface BuildOptions extends BuildFlags, JobOptions {}
 export async function build(o: BuildOptions = {}): Promise<BuildResult> {
   const plan = resolveBuildPlan(o, o.env ?? process.env, o.cwd ?? process.cwd());
   return buildImage(plan, { signal: signalOf(o), emit: o.emit ?? silentSink });
+}
+
+export interface QuickTestApiOptions extends BuildFlags, JobOptions {
+  /** An image to take the kernel and headers from (default: the build's base for the variant, minimal). */
+  image?: string;
+  reportDir?: string;
+  formats?: ReportFormat[];
+  timeoutS?: number;
+  busybox?: string;
+}
+
+/** `vexfs-image test`: the quick module test (src/quick/); `ok` false when a check failed. */
+export async function quickTest(o: QuickTestApiOptions = {}): Promise<QuickTestResult> {
+  const cwd = o.cwd ?? process.cwd();
+  const plan = resolveBuildPlan({ ...o, variant: o.variant ?? 'minimal' }, o.env ?? process.env, cwd);
+  return runQuickTest({
+    plan,
+    ...(o.image ? { image: resolve(cwd, o.image) } : {}),
+    reportDir: resolve(cwd, o.reportDir ?? QUICK_DEFAULTS.reportDir),
+    formats: o.formats ?? ['json', 'junit'],
+    timeoutS: o.timeoutS ?? QUICK_DEFAULTS.timeoutS,
+    ...(o.busybox ? { busybox: o.busybox } : {}),
+    signal: signalOf(o),
+    emit: o.emit ?? silentSink,
+  });
 }
 
 /** `vexfs-image validate`: the VM profile is resolved here unless opts.profile gives one. */

@@ -2,6 +2,7 @@
 import type { BuildPlan } from '../config/load.js';
 import type { Lock } from '../base/lock.js';
 import type { HasSession, VmSession } from '../vm/session.js';
+import type { InputParts } from './inputs.js';
 
 export const BUILD_USER = 'vexfs';
 export const SOURCE_MOUNT_TAG = 'vexfs_source';
@@ -67,6 +68,8 @@ export interface BuildContext extends HasSession {
   vmDirLock?: Lock;
   guest: GuestFacts;
   sourceCommit?: string;
+  /** The inputs digest's parts but the base (builder/inputs.ts), computed before the steps run. */
+  inputParts?: Omit<InputParts, 'base'>;
   artifacts?: Artifacts;
 }
 

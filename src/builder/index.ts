@@ -9,7 +9,10 @@ import { accessSeedStep, bootStep, newSession, overlayStep, powerOffStep, resolv
 import { BUILD_USER, imageBaseName, type Artifacts, type BuildContext } from './context.js';
 import { JOB_TOOLS } from '../tools/host-tools.js';
 import { assertFreeSpace, type SpaceNeed } from '../tools/free-space.js';
-import { assertOutputFree, assertVmBuildTarget, prepareStep } from './prepare.js';
+import { assertVmBuildTarget, prepareStep } from './prepare.js';
+import { UsageError } from '../errors.js';
+import { inputsRecord, planParts } from './inputs.js';
+import { knownBaseSha256, publishedState } from './up-to-date.js';
 import { buildSeed } from './seed.js';
 import { baseImageStep } from './base-image.js';
 import { sourceShareStep } from './source-share.js';
@@ -22,7 +25,10 @@ import { reportingNoSpace } from './no-space.js';
 export interface BuildResult {
   artifacts: Artifacts;
   timings: StepTiming[];
+  /** Empty when nothing ran (upToDate). */
   logDir: string;
+  /** True: the published image already had this build's inputs; nothing was written or started. */
+  upToDate?: boolean;
 }
 
 export function buildSteps(stageTimes: Record<string, number>): Step<BuildContext>[] {
@@ -97,10 +103,24 @@ export interface BuildImageOptions {
 export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOptions): Promise<BuildResult> {
   // Bad input before anything is probed, written or started.
   assertVmBuildTarget(plan.sourceDir, plan.payload);
-  assertOutputFree(plan, imageBaseName(plan.variantName, plan.version));
+  const imageName = imageBaseName(plan.variantName, plan.version);
+  // The inputs digest, before anything is written or booted; an image with the same one is kept.
+  const parts = await planParts(plan);
+  if (!plan.force) {
+    const inputs = inputsRecord(parts, (await knownBaseSha256(plan, { signal: opts.signal })) ?? null);
+    const published = await publishedState(plan.outputDir, imageName, inputs);
+    if (published.state === 'up-to-date') {
+      return { artifacts: published.artifacts, timings: [], logDir: '', upToDate: true };
+    }
+    if (published.state === 'stale') {
+      // Like mkosi and Packer, a published image is never replaced unasked: it may have shipped.
+      throw new UsageError(`${join(plan.outputDir, `${imageName}.qcow2`)} already exists and is not up to date: ${published.why}`, { hint: 'pass --force to rebuild it, or choose another --version or --output-dir' });
+    }
+  }
   await assertFreeSpace(buildSpaceNeeds(plan));
   const { profile, report } = await resolveVmProfile({ memoryMb: plan.memoryMb, cpus: plan.cpus, cacheDir: plan.cacheDir, tools: JOB_TOOLS.build, signal: opts.signal });
   const ctx = newBuildContext(plan, profile);
+  ctx.inputParts = parts;
   for (const t of report.tools) if (t.version) ctx.toolVersions[t.name] = t.version;
   const stageTimes: Record<string, number> = {};
   const emit: EventSink = (ev) => {

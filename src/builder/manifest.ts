@@ -1,6 +1,7 @@
 // The image manifest: JSON (machine-readable, stable keys) and the spec's human-readable text.
 import { PACKAGE_VERSION } from '../paths.js';
 import type { BuildContext, InstalledArtifact } from './context.js';
+import { inputsRecord, type InputsRecord } from './inputs.js';
 
 export interface ImageManifest {
   schema: 'vexfs-image/manifest@1';
@@ -29,6 +30,8 @@ export interface ImageManifest {
   ssh_ready_ms: number | null;
   cloud_init_ms: number | null;
   clean_shutdown: boolean | null;
+  /** The inputs digest (builder/inputs.ts): a later build with the same one is a no-op. */
+  inputs: InputsRecord | null;
 }
 
 export interface ManifestFiles {
@@ -63,6 +66,7 @@ export function buildManifest(ctx: BuildContext, files: ManifestFiles, stageTime
     ssh_ready_ms: ctx.session.sshReadyMs ?? null,
     cloud_init_ms: ctx.session.cloudInitDoneMs !== undefined && ctx.session.sshReadyMs !== undefined ? ctx.session.cloudInitDoneMs - ctx.session.sshReadyMs : null,
     clean_shutdown: ctx.session.cleanShutdown ?? null,
+    inputs: ctx.inputParts && ctx.base ? inputsRecord(ctx.inputParts, ctx.base.digest.replace(/^sha256:/, '')) : null,
   };
 }
 
@@ -90,6 +94,7 @@ export function manifestText(m: ImageManifest): string {
     `Image sha256:     ${m.files.image.sha256}`,
     ...(m.files.formats ?? []).map((f) => `${`Format ${f.format}:`.padEnd(18)}${f.name} (${mib(f.size)}, virtual ${mib(f.virtual_size)}, sha256 ${f.sha256})`),
     `Source commit:    ${m.source.commit ?? 'not a git tree'}`,
+    `Inputs digest:    ${m.inputs ? `sha256:${m.inputs.digest}` : 'not recorded'}`,
     `Built by:         vexfs-image ${m.tool.version} (${m.accelerator ?? 'unknown'} accelerator)`,
     `Stage times:`,
     ...Object.entries(m.stage_times_ms).map(([k, v]) => `  ${k.padEnd(16)} ${(v / 1000).toFixed(1)} s`),

@@ -204,6 +204,8 @@ export interface BuildPlan {
   force: boolean;
   /** What finalise writes: qcow2 always, first (builder/formats.ts). */
   formats: readonly ImageFormat[];
+  /** The config file read, if any (an input of the build: builder/inputs.ts). */
+  configPath?: string;
 }
 
 export interface BuildFlags extends ConfigFlags {
@@ -280,6 +282,7 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
     noCleanup: flags.noCleanup ?? false,
     force: flags.force ?? false,
     formats,
+    configPath: cfg.configPath,
   });
 }
 

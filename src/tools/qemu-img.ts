@@ -224,3 +224,8 @@ export async function checkImageChain(path: string, policy: ChainPolicy = {}, op
   }
   return { path: top, chain, format: first!.format, virtualSize: first!['virtual-size'], actualSize: first!['actual-size'], backingFile: first!['backing-filename'] };
 }
+
+/** A raw copy (sparse) of any image, for tools that read file systems in it (debugfs). */
+export async function convertToRaw(src: string, dst: string, opts: { sourceFormat?: string } & ExecOptions = {}): Promise<void> {
+  await run('qemu-img', ['convert', ...(opts.sourceFormat ? ['-f', opts.sourceFormat] : []), '-O', 'raw', src, dst], { timeoutMs: 600_000, ...opts });
+}

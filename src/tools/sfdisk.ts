@@ -14,3 +14,19 @@ export async function verifyPartitionTable(image: string, opts: ExecOptions = {}
     throw new VexfsImageError('E_DISK', `the partition table of ${image} does not verify: ${(r.stdout + r.stderr).trim().split('\n').slice(0, 5).join('; ')}`);
   }
 }
+
+export interface PartitionEntry {
+  start: number;
+  size: number;
+  type: string;
+}
+
+/** `sfdisk -J` of an image file: its sector size and partitions (start and size in sectors). */
+export function parsePartitionTable(json: string): { sectorSize: number; partitions: PartitionEntry[] } {
+  const t = (JSON.parse(json) as { partitiontable?: { sectorsize?: number; partitions?: PartitionEntry[] } }).partitiontable;
+  return { sectorSize: t?.sectorsize ?? 512, partitions: t?.partitions ?? [] };
+}
+
+export async function readPartitionTable(image: string, opts: ExecOptions = {}): Promise<{ sectorSize: number; partitions: PartitionEntry[] }> {
+  return parsePartitionTable((await run('sfdisk', ['-J', image], { timeoutMs: 60_000, ...opts })).stdout);
+}

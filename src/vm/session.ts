@@ -51,6 +51,11 @@ export interface VmSessionOptions {
   killOnAbort: boolean;
   /** QEMU log file (default dir/qemu.log). */
   qemuLog?: string;
+  /**
+   * Boot this kernel and initramfs directly (-kernel/-initrd), with no disk, seed or SSH: the
+   * quick module test (src/quick/), whose guest reports over the serial console.
+   */
+  directKernel?: { kernel: string; initrd: string; append: string };
 }
 
 export interface VmSession {

@@ -3,7 +3,7 @@
 // proving VexFS works in it: test/e2e/validate.test.ts, on the same cached image.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ensureBuiltImage } from '../helpers/built-image.js';
@@ -63,6 +63,31 @@ test('build --variant minimal produces a verified image, checksums and a complet
   assert.equal(m.clean_shutdown, true);
   const text = readFileSync(join(built.dir, `${n}.manifest`), 'utf8');
   assert.match(text, new RegExp(`VexFS version:\\s+${built.version.replace(/\./g, '\\.')}`));
+});
+
+test('an unchanged rebuild of the test image is a no-op: "up to date", exit 0, nothing written, within 3 s', { timeout: 1_800_000 }, async () => {
+  const built = await ensureBuiltImage('minimal');
+  const snapshot = (): string[] => readdirSync(built.dir).sort().map((f) => `${f} ${statSync(join(built.dir, f)).mtimeMs}`);
+  const before = snapshot();
+  const buildDir = join(tempDir(), 'build');
+  const args = ['build', '--variant', built.variant, '--version', built.version, '--output-dir', built.dir, '--build-dir', buildDir];
+  const t0 = Date.now();
+  const r = cli(args, PACKAGE_ROOT);
+  const ms = Date.now() - t0;
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`^up to date: ${built.image.replace(/[.+]/g, '\\$&')}$`, 'm'));
+  assert.equal(r.stdout.trim(), built.image);
+  assert.deepEqual(snapshot(), before, 'the no-op build touched the output directory');
+  assert.ok(!existsSync(buildDir), 'the no-op build wrote a build directory');
+  console.log(`# unchanged rebuild: ${ms} ms`);
+  assert.ok(ms <= 3000, `the no-op build took ${ms} ms (target: 3000)`);
+
+  // Another input (here the payload's build command): refused, exit 2, naming what changed, nothing written.
+  const changed = cli([...args, '--build-command', 'make vm-build V=1'], PACKAGE_ROOT);
+  assert.equal(changed.status, 2, changed.stderr);
+  assert.match(changed.stderr, /already exists and is not up to date: its inputs changed: payload \(pass --force/);
+  assert.match(changed.stderr, /--force/);
+  assert.deepEqual(snapshot(), before);
 });
 
 test('bad input: exit 2 with one line, nothing written', () => {

@@ -46,7 +46,7 @@ export function register(program: Command, ctx: CliContext): void {
     cpus: 'build VM CPUs (default: 2)',
   })
     .option('--output-dir <dir>', 'where finished images go (default: images)')
-    .option('--force', 'replace an existing image of the same name')
+    .option('--force', 'rebuild even when the image is up to date, and replace an existing image of the same name')
     .option('--build-command <cmd>', 'the payload\'s build command, run in the build directory (default: payload.build.command, else make vm-build)')
     // Not --build-dir: that is the host's working directory for VMs and logs.
     .option('--build-subdir <dir>', 'where the build runs, relative to the source root (default: payload.build.directory, else the root)')
@@ -59,7 +59,13 @@ Examples:
   $ vexfs-image build                                   # production image of the bundled example
   $ vexfs-image build --variant minimal
   $ vexfs-image build --version 1.1.0 --variant development --source ~/src/vexfs
-  $ vexfs-image build --variant minimal --no-cleanup    # keep build/vm-minimal/ for debugging`,
+  $ vexfs-image build --variant minimal --no-cleanup    # keep build/vm-minimal/ for debugging
+
+An image whose manifest records the same inputs digest (source tree, config, payload, variant,
+version, package set, base image sha256, vexfs-image's version and code, guest/ scripts) and whose
+files match their sizes and .sha256 files is up to date: "up to date: PATH", exit 0, nothing written.
+An existing image with other inputs is refused (exit 2, naming what changed), never replaced
+unasked: pass --force to rebuild it, or a new --version.`,
     )
     .action(async (o: BuildCliOptions) => {
       const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: program.opts<{ quiet?: boolean }>().quiet }));
@@ -67,7 +73,10 @@ Examples:
         const r = await build({ ...toBuildFlags(o), env: ctx.env, signal: ctx.signal, emit: renderer.sink });
         renderer.done();
         if (o.json) ctx.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-        else {
+        else if (r.upToDate) {
+          ctx.stderr.write(`up to date: ${r.artifacts.image}\n`);
+          ctx.stdout.write(`${r.artifacts.image}\n`);
+        } else {
           ctx.stderr.write(`image: ${r.artifacts.image} (${formatBytes(r.artifacts.imageSize)}, gzip ${formatBytes(r.artifacts.compressedSize)}); logs: ${r.logDir}\n`);
           ctx.stdout.write(`${r.artifacts.image}\n`);
         }

@@ -13,6 +13,18 @@ export const bootStep: Step<HasSession> = {
   name: 'boot',
   title: 'Boot',
   async run({ session: s }, rt) {
+    const direct = s.opts.directKernel;
+    if (direct) {
+      // No disk, seed or SSH: the guest is an initramfs that reports on the serial console.
+      const sockDir = await socketDir(s);
+      s.poweredOnAt = Date.now();
+      s.vm = await Vm.start(
+        { name: s.opts.name, profile: s.opts.profile, drives: [], isolated: true, serialLog: serialLogOf(s), qmpSocket: join(sockDir, 'qmp.sock'), kernel: direct.kernel, initrd: direct.initrd, append: direct.append },
+        { ...(s.opts.killOnAbort ? { signal: rt.signal } : {}), logFile: s.opts.qemuLog ?? rt.logFile },
+      );
+      rt.info(`QEMU pid ${s.vm.proc.pid} (${describeProfile(s.opts.profile)}), kernel ${direct.kernel}, serial ${serialLogOf(s)}`);
+      return;
+    }
     if (!s.overlay || !s.ssh) throw new Error('boot: the overlay and seed steps did not run');
     const port = await freePort();
     const sockDir = await socketDir(s);
