@@ -2,6 +2,7 @@
 import type { BuildPlan } from '../config/load.js';
 import type { Lock } from '../base/lock.js';
 import type { HasSession, VmSession } from '../vm/session.js';
+import type { SupplyFacts } from '../supply/inventory.js';
 
 export const BUILD_USER = 'vexfs';
 export const SOURCE_MOUNT_TAG = 'vexfs_source';
@@ -65,6 +66,8 @@ export interface BuildContext extends HasSession {
   vmDirLock?: Lock;
   guest: GuestFacts;
   sourceCommit?: string;
+  /** What the SBOM needs from the build VM (src/supply/inventory.ts). */
+  supply?: SupplyFacts;
   artifacts?: Artifacts;
 }
 

@@ -12,6 +12,7 @@ import type { Step } from '../pipeline/step.js';
 import { partialDirName, type BuildContext } from './context.js';
 import { assertOutputFree } from './prepare.js';
 import { buildManifest, manifestText } from './manifest.js';
+import { supplyFileNames, writeSupplyFiles } from '../supply/index.js';
 
 function partialDir(ctx: BuildContext): string {
   return join(ctx.plan.outputDir, partialDirName(ctx.imageName, process.pid));
@@ -44,6 +45,9 @@ export function finaliseStep(stageTimes: Record<string, number>): Step<BuildCont
       const gzSha = await writeChecksumFile(gz);
       const [imageSize, gzSize] = [(await stat(qcow2)).size, (await stat(gz)).size];
 
+      // SBOM + provenance beside the image (src/supply): the manifest lists them.
+      await writeSupplyFiles(ctx, dir, { image: { name: qcow2Name, sha256: imageSha }, files: [{ name: qcow2Name, sha256: imageSha }, { name: gzName, sha256: gzSha }, { name: `${qcow2Name}.sha256` }, { name: `${gzName}.sha256` }] });
+
       const times = { ...stageTimes, finalise: Date.now() - t0 };
       const manifest = buildManifest(
         ctx,
@@ -59,7 +63,7 @@ export function finaliseStep(stageTimes: Record<string, number>): Step<BuildCont
       // Publish: re-check (another build may have published meanwhile), sidecars first, image last.
       assertOutputFree(ctx.plan, ctx.imageName);
       const out = ctx.plan.outputDir;
-      for (const name of [`${gzName}.sha256`, gzName, `${qcow2Name}.sha256`, `${ctx.imageName}.json`, `${ctx.imageName}.manifest`, qcow2Name]) {
+      for (const name of [`${gzName}.sha256`, gzName, `${qcow2Name}.sha256`, `${ctx.imageName}.json`, `${ctx.imageName}.manifest`, ...supplyFileNames(ctx), qcow2Name]) {
         await rename(join(dir, name), join(out, name));
       }
       ctx.artifacts = {

@@ -18,6 +18,8 @@ import { variantStep } from './variant.js';
 import { goldenCleanupStep } from './golden.js';
 import { finaliseStep } from './finalise.js';
 import { reportingNoSpace } from './no-space.js';
+import { licencesStep, packagesStep } from '../supply/inventory.js';
+import { envSourceDateEpoch } from '../supply/source.js';
 
 export interface BuildResult {
   artifacts: Artifacts;
@@ -36,8 +38,10 @@ export function buildSteps(stageTimes: Record<string, number>): Step<BuildContex
     waitSshStep,
     waitCloudInitStep,
     buildInVmStep,
+    licencesStep, // SBOM: licences before the variant slims /usr/share/doc away
     variantStep,
     goldenCleanupStep, // 5. image finalisation
+    packagesStep, // SBOM: the finished image's dpkg database
     powerOffStep,
     reportingNoSpace(finaliseStep(stageTimes)),
   ];
@@ -98,6 +102,7 @@ export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOpti
   // Bad input before anything is probed, written or started.
   assertVmBuildTarget(plan.sourceDir, plan.payload);
   assertOutputFree(plan, imageBaseName(plan.variantName, plan.version));
+  envSourceDateEpoch(process.env);
   await assertFreeSpace(buildSpaceNeeds(plan));
   const { profile, report } = await resolveVmProfile({ memoryMb: plan.memoryMb, cpus: plan.cpus, cacheDir: plan.cacheDir, tools: JOB_TOOLS.build, signal: opts.signal });
   const ctx = newBuildContext(plan, profile);

@@ -1,6 +1,7 @@
 // The image manifest: JSON (machine-readable, stable keys) and the spec's human-readable text.
 import { PACKAGE_VERSION } from '../paths.js';
 import type { BuildContext, InstalledArtifact } from './context.js';
+import type { SupplyRecord } from '../supply/index.js';
 
 export interface ImageManifest {
   schema: 'vexfs-image/manifest@1';
@@ -23,6 +24,8 @@ export interface ImageManifest {
     image: { name: string; size: number; sha256: string; virtual_size: number };
     compressed: { name: string; size: number; sha256: string };
   };
+  /** The SBOMs and the provenance published beside the image (null: none written). */
+  supply: SupplyRecord | null;
   stage_times_ms: Record<string, number>;
   ssh_ready_ms: number | null;
   cloud_init_ms: number | null;
@@ -55,6 +58,7 @@ export function buildManifest(ctx: BuildContext, files: ManifestFiles, stageTime
       image: { name: files.image.name, size: files.image.size, sha256: files.image.sha256, virtual_size: files.image.virtualSize },
       compressed: files.compressed,
     },
+    supply: ctx.supply?.record ?? null,
     stage_times_ms: stageTimes,
     ssh_ready_ms: ctx.session.sshReadyMs ?? null,
     cloud_init_ms: ctx.session.cloudInitDoneMs !== undefined && ctx.session.sshReadyMs !== undefined ? ctx.session.cloudInitDoneMs - ctx.session.sshReadyMs : null,
@@ -85,6 +89,8 @@ export function manifestText(m: ImageManifest): string {
     `Compressed size:  ${mib(m.files.compressed.size)}`,
     `Image sha256:     ${m.files.image.sha256}`,
     `Source commit:    ${m.source.commit ?? 'not a git tree'}`,
+    `SBOM:             ${m.supply ? `${m.supply.sbom.spdx.name}, ${m.supply.sbom.cyclonedx.name} (${m.supply.sbom.packages} packages, ${m.supply.sbom.artifacts} artifacts, ${m.supply.sbom.crates} crates)` : 'none'}`,
+    `Provenance:       ${m.supply ? `${m.supply.provenance.name} (sha256 ${m.supply.provenance.sha256})` : 'none'}`,
     `Built by:         vexfs-image ${m.tool.version} (${m.accelerator ?? 'unknown'} accelerator)`,
     `Stage times:`,
     ...Object.entries(m.stage_times_ms).map(([k, v]) => `  ${k.padEnd(16)} ${(v / 1000).toFixed(1)} s`),

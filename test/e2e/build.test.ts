@@ -55,7 +55,7 @@ test('build --variant minimal produces a verified image, checksums and a complet
   assert.equal(m.files.image.sha256, readFileSync(join(built.dir, `${n}.qcow2.sha256`), 'utf8').split(' ')[0]);
   assert.ok(m.files.image.size > 0 && m.files.compressed.size > 0 && m.files.compressed.size < m.files.image.size);
   assert.ok(m.files.image.virtual_size >= 10 * 2 ** 30, 'disk not grown to 10G');
-  for (const s of ['environment', 'base-image', 'overlay', 'access-seed', 'source-share', 'boot', 'wait-ssh', 'wait-cloud-init', 'build-in-vm', 'variant', 'golden-cleanup', 'power-off', 'finalise']) {
+  for (const s of ['environment', 'base-image', 'overlay', 'access-seed', 'source-share', 'boot', 'wait-ssh', 'wait-cloud-init', 'build-in-vm', 'sbom-licences', 'variant', 'golden-cleanup', 'sbom-packages', 'power-off', 'finalise']) {
     assert.equal(typeof m.stage_times_ms[s], 'number', `no time for stage ${s}`);
   }
   assert.match(m.tool.version, /^\d+\.\d+\.\d+/);
