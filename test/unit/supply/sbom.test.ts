@@ -115,7 +115,8 @@ test('SPDX 2.3: valid against the official schema, with every package, artifact 
   const validate = ajv.compile(SPDX_SCHEMA);
   const inp = input();
   const doc = JSON.parse(spdxJson(inp));
-  assert.ok(validate(doc), JSON.stringify(validate.errors?.slice(0, 5)));
+  const valid = validate(structuredClone(doc));
+  assert.ok(valid, JSON.stringify(validate.errors?.slice(0, 5)));
   assert.equal(doc.spdxVersion, 'SPDX-2.3');
   assert.equal(doc.creationInfo.created, '2026-11-30T12:00:00Z');
   const pkgs = doc.packages as Array<Record<string, unknown>>;
