@@ -11,8 +11,9 @@ import { register as registerCache } from './commands/cache.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerSsh } from './commands/ssh.js';
 import { register as registerInit } from './commands/init.js';
+import { register as registerDiff } from './commands/diff.js';
 
-export const COMMANDS: RegisterCommand[] = [registerBuild, registerValidate, registerRun, registerSsh, registerCi, registerBase, registerCache, registerDoctor, registerInit];
+export const COMMANDS: RegisterCommand[] = [registerBuild, registerValidate, registerRun, registerSsh, registerCi, registerBase, registerCache, registerDoctor, registerInit, registerDiff];
 
 export function buildProgram(ctx: CliContext, commands: RegisterCommand[] = COMMANDS): Command {
   const program = new Command('vexfs-image')
