@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { ensureBuiltImage } from '../helpers/built-image.js';
 import { tempDir } from '../helpers/fs.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
+import { checkSupplyFiles } from '../helpers/supply-check.js';
 
 const BIN = join(PACKAGE_ROOT, 'bin', 'vexfs-image');
 
@@ -63,6 +64,10 @@ test('build --variant minimal produces a verified image, checksums and a complet
   assert.equal(m.clean_shutdown, true);
   const text = readFileSync(join(built.dir, `${n}.manifest`), 'utf8');
   assert.match(text, new RegExp(`VexFS version:\\s+${built.version.replace(/\./g, '\\.')}`));
+  // SBOM + provenance: valid, matching the manifest, and the SBOM's packages are the finished
+  // image's own dpkg database read on the host.
+  const supply = await checkSupplyFiles(built.dir, n, m);
+  t.diagnostic(`supply files written in ${m.supply.ms} ms; ${supply.packages} packages; host read of the image's dpkg database ${supply.hostReadMs} ms`);
 });
 
 test('bad input: exit 2 with one line, nothing written', () => {
