@@ -11,7 +11,8 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import addFormats from 'ajv-formats';
 import { PACKAGE_ROOT } from '../../../src/paths.js';
 import { dep5Licences, parseDpkgStatus, spdxExpression, spdxId } from '../../../src/supply/dpkg.js';
-import { parseLicenceListing } from '../../../src/supply/inventory.js';
+import { LICENCES_COMMAND, parseLicenceListing } from '../../../src/supply/inventory.js';
+import { spawnSync } from 'node:child_process';
 import { parseCargoLock, sourceCrates } from '../../../src/supply/cargo.js';
 import { cyclonedxJson, debPurl, spdxDocument, spdxJson, type SbomInput } from '../../../src/supply/sbom.js';
 
@@ -94,7 +95,10 @@ test('licences: DEP-5 short names become SPDX ids, unknown ones give no expressi
   assert.equal(spdxExpression(['GPL-3+ with Autoconf-exception']), undefined);
   assert.equal(spdxExpression([]), undefined);
   assert.deepEqual(dep5Licences('Upstream-Name: x\n\nLicense: GPL-2\n'), [], 'not DEP-5: no Format: line');
-  assert.deepEqual(parseLicenceListing('=== a\nLicense: GPL-2+\nLicense: GPL-2+\nLicense: MIT\n=== b\n=== c\nLicense: Zlib\n'), { a: ['GPL-2+', 'MIT'], c: ['Zlib'] });
+  assert.deepEqual(parseLicenceListing('=== /usr/share/doc/a/copyright\nLicense: GPL-2+\nLicense: GPL-2+\nLicense: MIT\n=== /usr/share/doc/b/copyright\n=== /usr/share/doc/c/copyright\nLicense: Zlib\n'), { a: ['GPL-2+', 'MIT'], c: ['Zlib'] });
+  // The listing command itself, run over this host's copyright files.
+  const listed = parseLicenceListing(spawnSync('sh', ['-c', LICENCES_COMMAND], { encoding: 'utf8' }).stdout);
+  assert.deepEqual(listed, hostLicences());
   // Real data: most of this host's packages with DEP-5 files map to an expression.
   const lic = hostLicences();
   const mapped = Object.values(lic).filter((n) => spdxExpression(n)).length;
