@@ -23,6 +23,10 @@ rm -f /etc/ssh/ssh_host_*
 rm -f /etc/systemd/network/10-cloud-init-*.network /etc/netplan/50-cloud-init.yaml
 rm -f /var/lib/systemd/random-seed /var/lib/dbus/machine-id
 # Logs and temporary files. /var/log/vexfs.log is part of the product: keep it, empty.
+# journald logs to /run from here to the power-off: the build VM's journal (a directory named
+# by its machine-id) is not left in the image.
+journalctl --relinquish-var 2>/dev/null || true
+find /var/log/journal -mindepth 1 -delete 2>/dev/null || true
 find /var/log -type f ! -name vexfs.log -delete
 : > /var/log/vexfs.log
 rm -rf /tmp/* /var/tmp/* /root/.bash_history /root/.cache
@@ -35,6 +39,9 @@ rm -f "/etc/sudoers.d/90-cloud-init-users"
 # now (ld.so cache, journal catalog) and mark /etc and /var current, as systemd-update-done
 # would, so that every VM made from the image skips it (seconds under emulation).
 ldconfig
+# ldconfig's aux-cache records inode numbers and times of this VM's files (differs every build);
+# it is only a speed-up, rebuilt by the next ldconfig.
+rm -f /var/cache/ldconfig/aux-cache
 journalctl --update-catalog >/dev/null 2>&1 || true
 touch -r /usr /etc/.updated /var/.updated
 sync

@@ -6,6 +6,7 @@ import { GUEST_SOURCE_MOUNT, SOURCE_DISK_SERIAL, SOURCE_MOUNT_TAG, type BuildCon
 import { timeLeftMs } from '../vm/session.js';
 import { runGuestScript } from './guest-run.js';
 import { payloadSpec } from './payload-spec.js';
+import { sourceDateEpoch, sourceFacts } from '../supply/source.js';
 
 /** `result.artifact_N=kind<TAB>name<TAB>path<TAB>size<TAB>sha256<TAB>vermagic` lines, in order. */
 export function parseArtifacts(results: Record<string, string>): InstalledArtifact[] {
@@ -42,7 +43,10 @@ export const buildInVmStep: Step<BuildContext> = {
     ctx.guest.sourceTransport = mount.stdout.includes('transport=virtfs') ? 'virtfs' : 'disk';
     rt.info(`source mounted read-only over ${ctx.guest.sourceTransport}`);
     const payload = ctx.plan.payload;
-    const r = await runGuestScript(ssh, 'build-payload.sh', [GUEST_SOURCE_MOUNT, ctx.plan.version, payloadSpec(payload, ctx.plan.version)], rt, {
+    // SOURCE_DATE_EPOCH (the source commit's time unless set): tools that stamp dates honour it.
+    const epoch = sourceDateEpoch(process.env, await sourceFacts(ctx.plan.sourceDir, rt.signal));
+    const env = epoch !== undefined ? { SOURCE_DATE_EPOCH: String(epoch), ...payload.env } : payload.env;
+    const r = await runGuestScript(ssh, 'build-payload.sh', [GUEST_SOURCE_MOUNT, ctx.plan.version, payloadSpec({ ...payload, env }, ctx.plan.version)], rt, {
       timeoutMs: timeLeftMs(ctx.session, 'building the payload'),
       what: `the guest build (${payload.buildCommand})`,
     });

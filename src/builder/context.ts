@@ -3,6 +3,7 @@ import type { BuildPlan } from '../config/load.js';
 import type { Lock } from '../base/lock.js';
 import type { HasSession, VmSession } from '../vm/session.js';
 import type { InputParts } from './inputs.js';
+import type { SupplyFacts } from '../supply/inventory.js';
 
 export const BUILD_USER = 'vexfs';
 export const SOURCE_MOUNT_TAG = 'vexfs_source';
@@ -70,6 +71,8 @@ export interface BuildContext extends HasSession {
   sourceCommit?: string;
   /** The inputs digest's parts but the base (builder/inputs.ts), computed before the steps run. */
   inputParts?: Omit<InputParts, 'base'>;
+  /** What the SBOM needs from the build VM (src/supply/inventory.ts). */
+  supply?: SupplyFacts;
   artifacts?: Artifacts;
 }
 

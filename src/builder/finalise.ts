@@ -14,6 +14,7 @@ import { partialDirName, type BuildContext } from './context.js';
 import { writeFormat, type FormatFile } from './formats.js';
 import { assertOutputFree } from './prepare.js';
 import { buildManifest, manifestText } from './manifest.js';
+import { supplyFileNames, writeSupplyFiles } from '../supply/index.js';
 
 function partialDir(ctx: BuildContext): string {
   return join(ctx.plan.outputDir, partialDirName(ctx.imageName, process.pid));
@@ -58,6 +59,9 @@ export function finaliseStep(stageTimes: Record<string, number>): Step<BuildCont
         rt.info(`${format}: ${f.name} (${formatBytes(f.size)}, virtual ${formatBytes(f.virtualSize)}; ${f.checked}) in ${((f.ms + Date.now() - t) / 1000).toFixed(1)} s`);
       }
 
+      // SBOM + provenance beside the image (src/supply): the manifest lists them.
+      await writeSupplyFiles(ctx, dir, { image: { name: qcow2Name, sha256: imageSha }, files: [{ name: qcow2Name, sha256: imageSha }, { name: gzName, sha256: gzSha }, { name: `${qcow2Name}.sha256` }, { name: `${gzName}.sha256` }, ...extra.flatMap((f) => [{ name: f.name, sha256: f.sha256 }, { name: `${f.name}.sha256` }])] });
+
       const times = { ...stageTimes, finalise: Date.now() - t0 };
       const manifest = buildManifest(
         ctx,
@@ -75,7 +79,7 @@ export function finaliseStep(stageTimes: Record<string, number>): Step<BuildCont
       assertOutputFree(ctx.plan, ctx.imageName);
       const out = ctx.plan.outputDir;
       const extraNames = extra.flatMap((f) => [`${f.name}.sha256`, f.name]);
-      for (const name of [`${gzName}.sha256`, gzName, ...extraNames, `${qcow2Name}.sha256`, `${ctx.imageName}.json`, `${ctx.imageName}.manifest`, qcow2Name]) {
+      for (const name of [`${gzName}.sha256`, gzName, ...extraNames, `${qcow2Name}.sha256`, `${ctx.imageName}.json`, `${ctx.imageName}.manifest`, ...supplyFileNames(ctx), qcow2Name]) {
         await rename(join(dir, name), join(out, name));
       }
       ctx.artifacts = {

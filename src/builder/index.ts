@@ -21,6 +21,8 @@ import { variantStep } from './variant.js';
 import { goldenCleanupStep } from './golden.js';
 import { finaliseStep } from './finalise.js';
 import { reportingNoSpace } from './no-space.js';
+import { licencesStep, packagesStep } from '../supply/inventory.js';
+import { envSourceDateEpoch } from '../supply/source.js';
 
 export interface BuildResult {
   artifacts: Artifacts;
@@ -42,8 +44,10 @@ export function buildSteps(stageTimes: Record<string, number>): Step<BuildContex
     waitSshStep,
     waitCloudInitStep,
     buildInVmStep,
+    licencesStep, // SBOM: licences before the variant slims /usr/share/doc away
     variantStep,
     goldenCleanupStep, // 5. image finalisation
+    packagesStep, // SBOM: the finished image's dpkg database
     powerOffStep,
     reportingNoSpace(finaliseStep(stageTimes)),
   ];
@@ -117,6 +121,7 @@ export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOpti
       throw new UsageError(`${join(plan.outputDir, `${imageName}.qcow2`)} already exists and is not up to date: ${published.why}`, { hint: 'pass --force to rebuild it, or choose another --version or --output-dir' });
     }
   }
+  envSourceDateEpoch(process.env);
   await assertFreeSpace(buildSpaceNeeds(plan));
   const { profile, report } = await resolveVmProfile({ memoryMb: plan.memoryMb, cpus: plan.cpus, cacheDir: plan.cacheDir, tools: JOB_TOOLS.build, signal: opts.signal });
   const ctx = newBuildContext(plan, profile);

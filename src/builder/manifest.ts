@@ -2,6 +2,7 @@
 import { PACKAGE_VERSION } from '../paths.js';
 import type { BuildContext, InstalledArtifact } from './context.js';
 import { inputsRecord, type InputsRecord } from './inputs.js';
+import type { SupplyRecord } from '../supply/index.js';
 
 export interface ImageManifest {
   schema: 'vexfs-image/manifest@1';
@@ -26,6 +27,8 @@ export interface ImageManifest {
     /** Cloud formats (--format), each checksummed and checked. */
     formats?: Array<{ format: string; name: string; size: number; sha256: string; virtual_size: number; checked: string; ms: number }>;
   };
+  /** The SBOMs and the provenance published beside the image (null: none written). */
+  supply: SupplyRecord | null;
   stage_times_ms: Record<string, number>;
   ssh_ready_ms: number | null;
   cloud_init_ms: number | null;
@@ -62,6 +65,7 @@ export function buildManifest(ctx: BuildContext, files: ManifestFiles, stageTime
       compressed: files.compressed,
       ...(files.formats?.length ? { formats: files.formats.map((f) => ({ format: f.format, name: f.name, size: f.size, sha256: f.sha256, virtual_size: f.virtualSize, checked: f.checked, ms: f.ms })) } : {}),
     },
+    supply: ctx.supply?.record ?? null,
     stage_times_ms: stageTimes,
     ssh_ready_ms: ctx.session.sshReadyMs ?? null,
     cloud_init_ms: ctx.session.cloudInitDoneMs !== undefined && ctx.session.sshReadyMs !== undefined ? ctx.session.cloudInitDoneMs - ctx.session.sshReadyMs : null,
@@ -95,6 +99,8 @@ export function manifestText(m: ImageManifest): string {
     ...(m.files.formats ?? []).map((f) => `${`Format ${f.format}:`.padEnd(18)}${f.name} (${mib(f.size)}, virtual ${mib(f.virtual_size)}, sha256 ${f.sha256})`),
     `Source commit:    ${m.source.commit ?? 'not a git tree'}`,
     `Inputs digest:    ${m.inputs ? `sha256:${m.inputs.digest}` : 'not recorded'}`,
+    `SBOM:             ${m.supply ? `${m.supply.sbom.spdx.name}, ${m.supply.sbom.cyclonedx.name} (${m.supply.sbom.packages} packages, ${m.supply.sbom.artifacts} artifacts, ${m.supply.sbom.crates} crates)` : 'none'}`,
+    `Provenance:       ${m.supply ? `${m.supply.provenance.name} (sha256 ${m.supply.provenance.sha256})` : 'none'}`,
     `Built by:         vexfs-image ${m.tool.version} (${m.accelerator ?? 'unknown'} accelerator)`,
     `Stage times:`,
     ...Object.entries(m.stage_times_ms).map(([k, v]) => `  ${k.padEnd(16)} ${(v / 1000).toFixed(1)} s`),

@@ -12,8 +12,9 @@ import { register as registerRun } from './commands/run.js';
 import { register as registerSsh } from './commands/ssh.js';
 import { register as registerInit } from './commands/init.js';
 import { register as registerTest } from './commands/test.js';
+import { register as registerDiff } from './commands/diff.js';
 
-export const COMMANDS: RegisterCommand[] = [registerBuild, registerValidate, registerTest, registerRun, registerSsh, registerCi, registerBase, registerCache, registerDoctor, registerInit];
+export const COMMANDS: RegisterCommand[] = [registerBuild, registerValidate, registerTest, registerRun, registerSsh, registerCi, registerBase, registerCache, registerDoctor, registerInit, registerDiff];
 
 export function buildProgram(ctx: CliContext, commands: RegisterCommand[] = COMMANDS): Command {
   const program = new Command('vexfs-image')

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { ensureBuiltImage } from '../helpers/built-image.js';
 import { tempDir } from '../helpers/fs.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
+import { checkSupplyFiles } from '../helpers/supply-check.js';
 
 const BIN = join(PACKAGE_ROOT, 'bin', 'vexfs-image');
 
@@ -55,7 +56,7 @@ test('build --variant minimal produces a verified image, checksums and a complet
   assert.equal(m.files.image.sha256, readFileSync(join(built.dir, `${n}.qcow2.sha256`), 'utf8').split(' ')[0]);
   assert.ok(m.files.image.size > 0 && m.files.compressed.size > 0 && m.files.compressed.size < m.files.image.size);
   assert.ok(m.files.image.virtual_size >= 10 * 2 ** 30, 'disk not grown to 10G');
-  for (const s of ['environment', 'base-image', 'overlay', 'access-seed', 'source-share', 'boot', 'wait-ssh', 'wait-cloud-init', 'build-in-vm', 'variant', 'golden-cleanup', 'power-off', 'finalise']) {
+  for (const s of ['environment', 'base-image', 'overlay', 'access-seed', 'source-share', 'boot', 'wait-ssh', 'wait-cloud-init', 'build-in-vm', 'sbom-licences', 'variant', 'golden-cleanup', 'sbom-packages', 'power-off', 'finalise']) {
     assert.equal(typeof m.stage_times_ms[s], 'number', `no time for stage ${s}`);
   }
   assert.match(m.tool.version, /^\d+\.\d+\.\d+/);
@@ -63,6 +64,12 @@ test('build --variant minimal produces a verified image, checksums and a complet
   assert.equal(m.clean_shutdown, true);
   const text = readFileSync(join(built.dir, `${n}.manifest`), 'utf8');
   assert.match(text, new RegExp(`VexFS version:\\s+${built.version.replace(/\./g, '\\.')}`));
+  // SBOM + provenance: valid, matching the manifest, and the SBOM's packages are the finished
+  // image's own dpkg database read on the host.
+  const supply = await checkSupplyFiles(built.dir, n, m);
+  const inVm = m.stage_times_ms['sbom-licences'] + m.stage_times_ms['sbom-packages'];
+  t.diagnostic(`SBOM + provenance: ${inVm} ms in the VM (licences ${m.stage_times_ms['sbom-licences']}, dpkg database ${m.stage_times_ms['sbom-packages']}) + ${m.supply.ms} ms in finalise; ${supply.packages} packages; host read of the image's dpkg database ${supply.hostReadMs} ms`);
+  assert.ok(inVm + m.supply.ms <= 5000, `SBOM + provenance cost ${inVm + m.supply.ms} ms (target: 5 s)`);
 });
 
 test('an unchanged rebuild of the test image is a no-op: "up to date", exit 0, nothing written, within 3 s', { timeout: 1_800_000 }, async () => {

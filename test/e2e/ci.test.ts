@@ -126,7 +126,9 @@ test('ci over minimal and production: artifacts, checksums, JUnit and notificati
   // checksums.sha256 verifies every image file, run where it lies.
   const sums = spawnSync('sha256sum', ['-c', 'checksums.sha256'], { cwd: artifacts, encoding: 'utf8' });
   assert.equal(sums.status, 0, sums.stdout + sums.stderr);
-  assert.equal(sums.stdout.trim().split('\n').length, VARIANTS.length * 6);
+  // Per image: qcow2, .gz, two .sha256, .json, .manifest, two SBOMs and the provenance.
+  assert.equal(sums.stdout.trim().split('\n').length, VARIANTS.length * 9);
+  assert.match(readFileSync(join(artifacts, 'checksums.sha256'), 'utf8'), / {2}images\/vexfs-\S+\.intoto\.json$/m);
 
   // JUnit: its counts match the validation report and the manifest.
   const junit = readFileSync(join(artifacts, 'reports', 'junit.xml'), 'utf8');

@@ -45,8 +45,9 @@ export const TEST_VERSION = '0.9.1-test';
 /** How old another inputs' cached image must be before a run removes it. */
 const STALE_MS = 6 * 3600_000;
 
-export async function ensureBuiltImage(variant = 'minimal'): Promise<BuiltImage> {
-  const root = join(defaultCacheDir(), 'test-images', `${variant}-${inputsKey()}`);
+/** copy: a second, independent build from the same inputs (the reproducibility e2e), cached beside the first. */
+export async function ensureBuiltImage(variant = 'minimal', copy = ''): Promise<BuiltImage> {
+  const root = join(defaultCacheDir(), 'test-images', `${variant}-${inputsKey()}${copy ? `-${copy}` : ''}`);
   const name = `vexfs-${variant}-${TEST_VERSION}`;
   const image = join(root, `${name}.qcow2`);
   const result = { dir: root, image, name, version: TEST_VERSION, variant, stdout: '', stderr: '' };
@@ -58,7 +59,7 @@ export async function ensureBuiltImage(variant = 'minimal'): Promise<BuiltImage>
   if (existsSync(parent)) {
     for (const old of readdirSync(parent)) {
       const p = join(parent, old);
-      if (old.startsWith(`${variant}-`) && p !== root && Date.now() - statSync(p).mtimeMs > STALE_MS) await rm(p, { recursive: true, force: true });
+      if (old.startsWith(`${variant}-`) && !old.startsWith(`${variant}-${inputsKey()}`) && Date.now() - statSync(p).mtimeMs > STALE_MS) await rm(p, { recursive: true, force: true });
     }
   }
   const tmp = `${root}.tmp-${process.pid}`;

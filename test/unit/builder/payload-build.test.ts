@@ -14,6 +14,8 @@ import { loadConfig } from '../../../src/config/load.js';
 import { DEFAULT_PAYLOAD } from '../../../src/config/payload.js';
 import { BUILTIN_VARIANTS, DEFAULT_BASE_PACKAGES } from '../../../src/config/variants.js';
 import { UsageError } from '../../../src/errors.js';
+import { PACKAGE_ROOT } from '../../../src/paths.js';
+import type { BuildPlan } from '../../../src/config/load.js';
 
 test('the payload spec is one tab-separated record a line, with the expected version filled in', () => {
   const spec = payloadSpec(DEFAULT_PAYLOAD, '1.2.3');
@@ -115,4 +117,28 @@ test('the manifest lists every installed artifact, in JSON and in the text', asy
   const text = manifestText(m);
   assert.match(text, /^ {2}module {2}\/lib\/modules\/6\.12\/extra\/vexfs\/vexfs\.ko \(1234 bytes, sha256 a{64}, vermagic 6\.12 SMP\)$/m);
   assert.match(text, /^ {2}file {4}\/etc\/vexfs\/vexfs\.conf \(10 bytes, sha256 c{64}\)$/m);
+});
+
+test('the build seed: {{build_date}} is SOURCE_DATE_EPOCH, else the source commit time, never the clock', async () => {
+  const { buildSeed } = await import('../../../src/builder/seed.js');
+  const { sourceFacts } = await import('../../../src/supply/source.js');
+  const sourceDir = join(PACKAGE_ROOT, 'examples/vexfs');
+  const plan = { version: '1.0.0', variantName: 'minimal', variant: BUILTIN_VARIANTS.minimal!, basePackages: DEFAULT_BASE_PACKAGES, preinstall: [] as string[], payload: DEFAULT_PAYLOAD, sourceDir } as unknown as BuildPlan;
+  const conf = async (): Promise<string> => {
+    const seed = await buildSeed(plan, new Date('2030-01-01T00:00:00Z'))('ssh-ed25519 AAAA k');
+    const files = (seed.userData as { write_files: Array<{ path: string; content: string }> }).write_files;
+    return files.find((f) => f.path === '/etc/vexfs/vexfs.conf')!.content;
+  };
+  const saved = process.env.SOURCE_DATE_EPOCH;
+  try {
+    process.env.SOURCE_DATE_EPOCH = '1700000000';
+    assert.match(await conf(), /^build_date = 2023-11-14T22:13:20\.000Z$/m);
+    delete process.env.SOURCE_DATE_EPOCH;
+    const epoch = (await sourceFacts(sourceDir)).commitEpoch;
+    assert.ok(epoch, 'the example is in a git checkout');
+    assert.match(await conf(), new RegExp(`^build_date = ${new Date(epoch * 1000).toISOString().replace(/\./g, '\\.')}$`, 'm'));
+  } finally {
+    if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
+    else process.env.SOURCE_DATE_EPOCH = saved;
+  }
 });

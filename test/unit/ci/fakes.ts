@@ -78,6 +78,8 @@ export function fakeBuild(o: FakeOptions = {}): BuildFn {
     await writeFile(`${gz}.sha256`, `${sha(gzData)}  ${name}.qcow2.gz\n`);
     await writeFile(join(plan.outputDir, `${name}.json`), JSON.stringify({ variant: plan.variantName, version: plan.version, files: { image: { name: `${name}.qcow2`, sha256: sha(imageData) } } }));
     await writeFile(join(plan.outputDir, `${name}.manifest`), `VexFS image manifest\n`);
+    // The supply-chain files finalise publishes beside the image (src/supply).
+    for (const suffix of ['.spdx.json', '.cdx.json', '.intoto.json']) await writeFile(join(plan.outputDir, `${name}${suffix}`), `{"fake": "${suffix}"}\n`);
     o.trace?.push([plan.variantName, 'end', Date.now()]);
     const result: BuildResult = {
       artifacts: {

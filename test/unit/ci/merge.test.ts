@@ -54,7 +54,7 @@ test('three shards merge into one manifest, one checksums file (sha256sum -c pas
 
   const sums = spawnSync('sha256sum', ['-c', 'checksums.sha256'], { cwd: out, encoding: 'utf8' });
   assert.equal(sums.status, 0, sums.stdout + sums.stderr);
-  assert.equal(sums.stdout.trim().split('\n').length, 18);
+  assert.equal(sums.stdout.trim().split('\n').length, 27, '9 files (6 image files, 2 SBOMs, provenance) for each of 3 images');
   // Hard links, not copies, when the shards are on the same file system.
   const img = join(out, 'images', 'vexfs-minimal-1.0.0.qcow2');
   assert.equal(statSync(img).ino, statSync(join(s[0]!, 'images', 'vexfs-minimal-1.0.0.qcow2')).ino);
@@ -93,7 +93,7 @@ test('metadata-only shards (images uploaded separately): checksums kept, verifie
   }
   const r = await mergeShards(opts(dir, s));
   assert.equal(r.ok, true);
-  assert.equal(r.missingFiles.length, 18);
+  assert.equal(r.missingFiles.length, 27);
   const out = join(dir, 'merged');
   cpSync(stash, join(out, 'images'), { recursive: true });
   const sums = spawnSync('sha256sum', ['-c', 'checksums.sha256'], { cwd: out, encoding: 'utf8' });

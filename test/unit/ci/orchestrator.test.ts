@@ -51,7 +51,7 @@ test('two variants: manifest fields, checksums verify with sha256sum -c, reports
     assert.equal(img.variant, v);
     assert.equal(img.name, `vexfs-${v}-1.2.3`);
     assert.equal(img.status, 'passed');
-    assert.deepEqual(img.files.map((f: { name: string }) => f.name).sort(), [`vexfs-${v}-1.2.3.json`, `vexfs-${v}-1.2.3.manifest`, `vexfs-${v}-1.2.3.qcow2`, `vexfs-${v}-1.2.3.qcow2.gz`, `vexfs-${v}-1.2.3.qcow2.gz.sha256`, `vexfs-${v}-1.2.3.qcow2.sha256`]);
+    assert.deepEqual(img.files.map((f: { name: string }) => f.name).sort(), [`vexfs-${v}-1.2.3.cdx.json`, `vexfs-${v}-1.2.3.intoto.json`, `vexfs-${v}-1.2.3.json`, `vexfs-${v}-1.2.3.manifest`, `vexfs-${v}-1.2.3.qcow2`, `vexfs-${v}-1.2.3.qcow2.gz`, `vexfs-${v}-1.2.3.qcow2.gz.sha256`, `vexfs-${v}-1.2.3.qcow2.sha256`, `vexfs-${v}-1.2.3.spdx.json`]);
     for (const f of img.files) {
       assert.match(f.sha256, /^[0-9a-f]{64}$/);
       assert.equal(f.size, readFileSync(join(root, f.path)).length);
@@ -66,7 +66,9 @@ test('two variants: manifest fields, checksums verify with sha256sum -c, reports
   }
   const sums = spawnSync('sha256sum', ['-c', 'checksums.sha256'], { cwd: root, encoding: 'utf8' });
   assert.equal(sums.status, 0, sums.stdout + sums.stderr);
-  assert.equal(sums.stdout.trim().split('\n').length, 12);
+  // Six image files and three supply-chain files (SBOMs, provenance) per image.
+  assert.equal(sums.stdout.trim().split('\n').length, 18);
+  assert.match(readFileSync(join(root, 'checksums.sha256'), 'utf8'), /^[0-9a-f]{64} {2}images\/vexfs-minimal-1\.2\.3\.intoto\.json$/m);
   const junit = readFileSync(join(root, 'reports', 'junit.xml'), 'utf8');
   assert.match(junit, /<testsuites/);
   assert.equal((junit.match(/<testcase /g) ?? []).length, 8, 'a boot testcase and 3 checks per image');

@@ -1,0 +1,207 @@
+// The image's SBOM in two formats: CycloneDX 1.6 JSON (written with the maintained CycloneDX
+// library) and SPDX 2.3 JSON (by hand: no maintained JavaScript writer of SPDX 2.3 exists; the
+// unit tests validate it against the official schema). Both list the Debian packages from the
+// image's dpkg database, the payload's installed artifacts with their sha256, and the Rust crates
+// of the source's Cargo.lock files.
+import { createHash } from 'node:crypto';
+import { Enums, Models, Serialize, Spec } from '@cyclonedx/cyclonedx-library';
+import { PackageURL } from 'packageurl-js';
+import type { InstalledArtifact } from '../builder/context.js';
+import type { Crate } from './cargo.js';
+import { spdxExpression, type DebPackage } from './dpkg.js';
+
+export interface SbomInput {
+  imageName: string;
+  variant: string;
+  version: string;
+  toolVersion: string;
+  /** SOURCE_DATE_EPOCH when set, else the build's start: the documents' creation time. */
+  created: Date;
+  image: { name: string; sha256: string };
+  /** Which distribution the packages come from (purl namespace), e.g. debian, ubuntu. */
+  distro: string;
+  kernel?: string;
+  packages: readonly DebPackage[];
+  /** Package name -> DEP-5 licence names. */
+  licences: Readonly<Record<string, readonly string[]>>;
+  artifacts: readonly InstalledArtifact[];
+  crates: readonly Crate[];
+}
+
+export const SBOM_SUFFIX = { spdx: '.spdx.json', cyclonedx: '.cdx.json' } as const;
+
+export const debPurl = (p: DebPackage, distro: string): string => new PackageURL('deb', distro, p.name, p.version, { arch: p.architecture }, undefined).toString();
+export const cargoPurl = (c: Crate): string => new PackageURL('cargo', undefined, c.name, c.version, undefined, undefined).toString();
+
+/** A deterministic UUID-shaped id from the image digest: the same image gets the same document ids. */
+function uuidFrom(seed: string): string {
+  const h = createHash('sha256').update(seed).digest('hex');
+  // RFC 4122 layout, version 5-style nibble and variant bits, so validators accept it as a UUID.
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const spdxRef = (kind: string, ...parts: string[]): string => `SPDXRef-${kind}-${parts.join('-').replace(/[^A-Za-z0-9.-]/g, '.')}`;
+const licencesOf = (input: SbomInput, p: DebPackage): readonly string[] => input.licences[p.name] ?? [];
+
+// ---------------------------------------------------------------------------------------------
+// SPDX 2.3
+
+export function spdxDocument(input: SbomInput): Record<string, unknown> {
+  const imageId = 'SPDXRef-Image';
+  const packages: Array<Record<string, unknown>> = [];
+  const relationships: Array<Record<string, string>> = [{ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: imageId }];
+  const contains = (id: string): void => void relationships.push({ spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: id });
+  const none = { downloadLocation: 'NOASSERTION', filesAnalyzed: false, licenseConcluded: 'NOASSERTION', copyrightText: 'NOASSERTION' };
+
+  packages.push({
+    SPDXID: imageId,
+    name: input.imageName,
+    versionInfo: input.version,
+    ...none,
+    licenseDeclared: 'NOASSERTION',
+    primaryPackagePurpose: 'OPERATING-SYSTEM',
+    checksums: [{ algorithm: 'SHA256', checksumValue: input.image.sha256 }],
+    comment: `vexfs-image ${input.variant} image ${input.image.name}${input.kernel ? `, kernel ${input.kernel}` : ''}`,
+  });
+  for (const p of input.packages) {
+    const id = spdxRef('deb', p.name, p.architecture);
+    packages.push({
+      SPDXID: id,
+      name: p.name,
+      versionInfo: p.version,
+      ...none,
+      licenseDeclared: spdxExpression(licencesOf(input, p)) ?? 'NOASSERTION',
+      sourceInfo: `built package from: ${p.source} ${p.sourceVersion}`,
+      ...(p.homepage ? { homepage: p.homepage } : {}),
+      primaryPackagePurpose: 'INSTALL',
+      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: debPurl(p, input.distro) }],
+    });
+    contains(id);
+  }
+  for (const a of input.artifacts) {
+    const id = spdxRef('artifact', a.kind, a.name);
+    packages.push({
+      SPDXID: id,
+      name: a.name,
+      ...none,
+      licenseDeclared: 'NOASSERTION',
+      primaryPackagePurpose: a.kind === 'tool' ? 'APPLICATION' : a.kind === 'module' ? 'LIBRARY' : 'FILE',
+      checksums: [{ algorithm: 'SHA256', checksumValue: a.sha256 }],
+      comment: `${a.kind} installed at ${a.path} (${a.size} bytes)${a.vermagic ? `, vermagic ${a.vermagic}` : ''}`,
+    });
+    contains(id);
+  }
+  for (const c of input.crates) {
+    const id = spdxRef('crate', c.name, c.version);
+    packages.push({
+      SPDXID: id,
+      name: c.name,
+      versionInfo: c.version,
+      ...none,
+      licenseDeclared: 'NOASSERTION',
+      primaryPackagePurpose: 'LIBRARY',
+      ...(c.checksum ? { checksums: [{ algorithm: 'SHA256', checksumValue: c.checksum }] } : {}),
+      sourceInfo: `from ${c.lockfile}${c.source ? `, ${c.source}` : ', the source tree'}`,
+      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: cargoPurl(c) }],
+    });
+    contains(id);
+  }
+  return {
+    spdxVersion: 'SPDX-2.3',
+    dataLicense: 'CC0-1.0',
+    SPDXID: 'SPDXRef-DOCUMENT',
+    name: input.imageName,
+    // Unique per image content, stable across re-serialisations of the same image.
+    documentNamespace: `https://spdx.org/spdxdocs/${input.imageName}-${uuidFrom(`spdx:${input.image.sha256}`)}`,
+    creationInfo: { created: isoSeconds(input.created), creators: [`Tool: vexfs-image-${input.toolVersion}`] },
+    packages,
+    relationships,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CycloneDX 1.6
+
+function cdxLicences(names: readonly string[]): Models.LicenseRepository {
+  const repo = new Models.LicenseRepository();
+  if (!names.length) return repo;
+  const expr = spdxExpression(names);
+  if (expr) repo.add(/^[A-Za-z0-9.+-]+$/.test(expr) ? new Models.SpdxLicense(expr) : new Models.LicenseExpression(expr));
+  else for (const n of names) repo.add(new Models.NamedLicense(n));
+  return repo;
+}
+
+const sha256 = (hex: string): Models.HashDictionary => new Models.HashDictionary([[Enums.HashAlgorithm['SHA-256'], hex]]);
+const props = (entries: Array<[string, string | undefined]>): Models.PropertyRepository =>
+  new Models.PropertyRepository(entries.filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => new Models.Property(k, v)));
+
+export function cyclonedxBom(input: SbomInput): Models.Bom {
+  const bom = new Models.Bom({ serialNumber: `urn:uuid:${uuidFrom(`cdx:${input.image.sha256}`)}` });
+  bom.metadata.timestamp = input.created;
+  bom.metadata.tools.components.add(new Models.Component(Enums.ComponentType.Application, 'vexfs-image', { version: input.toolVersion }));
+  bom.metadata.component = new Models.Component(Enums.ComponentType.OperatingSystem, input.imageName, {
+    bomRef: 'image',
+    version: input.version,
+    hashes: sha256(input.image.sha256),
+    properties: props([
+      ['vexfs-image:variant', input.variant],
+      ['vexfs-image:file', input.image.name],
+      ['vexfs-image:kernel', input.kernel],
+    ]),
+  });
+  for (const p of input.packages) {
+    const purl = debPurl(p, input.distro);
+    bom.components.add(
+      new Models.Component(Enums.ComponentType.Library, p.name, {
+        bomRef: purl,
+        version: p.version,
+        purl,
+        licenses: cdxLicences(licencesOf(input, p)),
+        properties: props([
+          ['vexfs-image:deb:source', p.source],
+          ['vexfs-image:deb:source-version', p.sourceVersion],
+          ['vexfs-image:deb:architecture', p.architecture],
+        ]),
+      }),
+    );
+  }
+  for (const a of input.artifacts) {
+    const type = a.kind === 'module' ? Enums.ComponentType.DeviceDriver : a.kind === 'tool' ? Enums.ComponentType.Application : Enums.ComponentType.File;
+    bom.components.add(
+      new Models.Component(type, a.name, {
+        bomRef: `artifact:${a.kind}:${a.path}`,
+        hashes: sha256(a.sha256),
+        properties: props([
+          ['vexfs-image:path', a.path],
+          ['vexfs-image:size', String(a.size)],
+          ['vexfs-image:vermagic', a.vermagic],
+        ]),
+      }),
+    );
+  }
+  for (const c of input.crates) {
+    bom.components.add(
+      new Models.Component(Enums.ComponentType.Library, c.name, {
+        bomRef: `${cargoPurl(c)}#${c.lockfile}`,
+        version: c.version,
+        purl: cargoPurl(c),
+        ...(c.checksum ? { hashes: sha256(c.checksum) } : {}),
+        properties: props([
+          ['vexfs-image:cargo:lockfile', c.lockfile],
+          ['vexfs-image:cargo:source', c.source],
+        ]),
+      }),
+    );
+  }
+  return bom;
+}
+
+export function cyclonedxJson(input: SbomInput): string {
+  const serializer = new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(Spec.Spec1dot6));
+  return `${serializer.serialize(cyclonedxBom(input), { sortLists: true, space: 2 })}\n`;
+}
+
+export function spdxJson(input: SbomInput): string {
+  return `${JSON.stringify(spdxDocument(input), null, 2)}\n`;
+}
