@@ -46,8 +46,10 @@ export function buildSteps(stageTimes: Record<string, number>): Step<BuildContex
     buildInVmStep,
     licencesStep, // SBOM: licences before the variant slims /usr/share/doc away
     variantStep,
+    // SBOM: the dpkg database, once the variant has purged and installed what it does; before
+    // golden cleanup, which removes the build user's SSH access and changes no package.
+    packagesStep,
     goldenCleanupStep, // 5. image finalisation
-    packagesStep, // SBOM: the finished image's dpkg database
     powerOffStep,
     reportingNoSpace(finaliseStep(stageTimes)),
   ];

@@ -1,10 +1,12 @@
 // What the SBOM says is in the image, read in the build VM over SSH while it still runs (no
 // extra boot, no host-side image conversion: converting a finished image to raw for debugfs
 // costs 3-8 s, over the 5 s budget for SBOM + provenance; the dpkg database read here is the
-// same file that ships, as nothing runs dpkg after golden cleanup).
+// same file that ships, as nothing after the variant step runs dpkg: golden cleanup only cleans
+// apt's caches).
 //   licencesStep, before the variant: minimal images drop /usr/share/doc, so the DEP-5
 //     copyright files are read while they are still there.
-//   packagesStep, after golden cleanup: /var/lib/dpkg/status as it is in the finished image.
+//   packagesStep, after the variant, before golden cleanup (which takes the build user's SSH
+//     access away): /var/lib/dpkg/status as it ships.
 import { sshExec } from '../tools/ssh.js';
 import type { Step } from '../pipeline/step.js';
 import type { BuildContext } from '../builder/context.js';
