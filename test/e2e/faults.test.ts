@@ -14,7 +14,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/fs.js';
@@ -63,7 +64,8 @@ function unmount(dir: string): void {
 }
 
 describe('faults: build', { skip: SKIP, timeout: 60 * 60_000 }, () => {
-  const work = tempDir('vexfs-faults-build-');
+  // Not tempDir(): its removal would run before the tmpfs is unmounted (after() below does both).
+  const work = mkdtempSync(join(tmpdir(), 'vexfs-faults-build-'));
   const src = join(work, 'src');
   const out = join(work, 'out');
   const buildDir = join(work, 'build');
@@ -84,6 +86,7 @@ describe('faults: build', { skip: SKIP, timeout: 60 * 60_000 }, () => {
   });
   after(() => {
     if (!tmpfsProblem) unmount(out);
+    rmSync(work, { recursive: true, force: true });
   });
 
   /** Nothing new at a final path; only an owned partial directory may be left (SIGKILL). */
