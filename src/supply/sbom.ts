@@ -80,7 +80,8 @@ export function spdxDocument(input: SbomInput): Record<string, unknown> {
     contains(id);
   }
   for (const a of input.artifacts) {
-    const id = spdxRef('artifact', a.kind, a.name);
+    // By path: two files may share a name (/etc/vexfs/vexfs.conf, /etc/modules-load.d/vexfs.conf).
+    const id = spdxRef('artifact', a.kind, a.path);
     packages.push({
       SPDXID: id,
       name: a.name,

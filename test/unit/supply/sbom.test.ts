@@ -47,6 +47,8 @@ function input(over: Partial<SbomInput> = {}): SbomInput {
       { kind: 'module', name: 'vexfs', path: '/usr/lib/modules/6.12.57+deb13-cloud-amd64/updates/vexfs.ko', size: 12345, sha256: 'b'.repeat(64), vermagic: '6.12.57+deb13-cloud-amd64 SMP preempt mod_unload modversions' },
       { kind: 'tool', name: 'vexctl', path: '/usr/local/bin/vexctl', size: 999, sha256: 'c'.repeat(64) },
       { kind: 'file', name: 'vexfs.conf', path: '/etc/vexfs/vexfs.conf', size: 10, sha256: 'd'.repeat(64) },
+      // The same file name at another path (as VexFS's payload has): its own SPDX id.
+      { kind: 'file', name: 'vexfs.conf', path: '/etc/modules-load.d/vexfs.conf', size: 6, sha256: 'e'.repeat(64) },
     ],
     crates: sourceCrates(join(PACKAGE_ROOT, 'examples/vexfs')),
     ...over,
