@@ -5,7 +5,7 @@
 // the build a no-op (up-to-date.ts). Host paths, deadlines, memory and vCPUs are not inputs: they
 // do not change the image's content.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { sha256File } from '../tools/hash.js';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,16 +36,6 @@ export interface InputsRecord {
 
 const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
 
-function fileSha(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(path)
-      .on('data', (b) => h.update(b))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')));
-  });
-}
-
 /**
  * What the guest build never sees: source-share.ts shares the whole tree, and
  * guest/build/build-payload.sh copies it with `tar --exclude=.git --exclude=./target
@@ -74,7 +64,7 @@ export async function hashTree(dir: string, exclude: (rel: string) => boolean = 
         h.update(`d\0${r}\0${mode}\n`);
         await walk(r);
       } else if (st.isSymbolicLink()) h.update(`l\0${r}\0${await readlink(p)}\n`);
-      else if (st.isFile()) h.update(`f\0${r}\0${mode}\0${st.size}\0${await fileSha(p)}\n`);
+      else if (st.isFile()) h.update(`f\0${r}\0${mode}\0${st.size}\0${await sha256File(p)}\n`);
       else h.update(`o\0${r}\0${mode}\n`); // a socket or fifo: mke2fs copies its node, not content
     }
   };
