@@ -36,14 +36,20 @@ else groups = [args];
 
 // E2E tests boot VMs under TCG on 2 cores: one test file at a time. Every group runs even when
 // one fails; the exit status is the first failure's.
+// Each group's wall time is printed at the end, so a CI log shows where its minutes went.
 let status = 0;
 const failed = [];
+const times = [];
 for (const files of groups) {
+  const name = files.length === 1 ? files[0].replace(`${root}/`, '') : `${files.length} files`;
+  const t0 = Date.now();
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit', cwd: root });
+  times.push(`run-tests: ${((Date.now() - t0) / 1000).toFixed(0).padStart(5)} s  ${r.status === 0 ? 'ok  ' : 'FAIL'}  ${name}`);
   if (r.status !== 0) {
-    failed.push(files.length === 1 ? files[0] : `${files.length} files`);
+    failed.push(name);
     status ||= r.status ?? 1;
   }
 }
+if (groups.length > 1) process.stderr.write(`${times.join('\n')}\n`);
 if (failed.length) process.stderr.write(`run-tests: failed: ${failed.join(', ')}\n`);
 process.exit(status);

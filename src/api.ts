@@ -55,7 +55,8 @@ export interface QuickTestApiOptions extends BuildFlags, JobOptions {
   /** An image to take the kernel and headers from (default: the build's base for the variant, minimal). */
   image?: string;
   reportDir?: string;
-  formats?: ReportFormat[];
+  /** Report formats (not BuildFlags' image formats, which the quick test never writes). */
+  reportFormats?: ReportFormat[];
   timeoutS?: number;
   busybox?: string;
 }
@@ -68,7 +69,7 @@ export async function quickTest(o: QuickTestApiOptions = {}): Promise<QuickTestR
     plan,
     ...(o.image ? { image: resolve(cwd, o.image) } : {}),
     reportDir: resolve(cwd, o.reportDir ?? QUICK_DEFAULTS.reportDir),
-    formats: o.formats ?? ['json', 'junit'],
+    formats: o.reportFormats ?? ['json', 'junit'],
     timeoutS: o.timeoutS ?? QUICK_DEFAULTS.timeoutS,
     ...(o.busybox ? { busybox: o.busybox } : {}),
     signal: signalOf(o),

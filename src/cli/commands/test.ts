@@ -78,7 +78,7 @@ Exit status: 0 every check passed, 1 a check failed or the guest gave no result,
         const renderer = createRenderer(chooseRenderer({ quiet, env: ctx.env, stream: ctx.stderr }), ctx.stderr);
         const t0 = Date.now();
         try {
-          const r = await quickTest({ ...flags, env: ctx.env, ...(image ? { image: resolve(image) } : {}), reportDir, formats, timeoutS: o.timeout, ...(o.busybox ? { busybox: o.busybox } : {}), signal: ctx.signal, emit: renderer.sink });
+          const r = await quickTest({ ...flags, env: ctx.env, ...(image ? { image: resolve(image) } : {}), reportDir, reportFormats: formats, timeoutS: o.timeout, ...(o.busybox ? { busybox: o.busybox } : {}), signal: ctx.signal, emit: renderer.sink });
           renderer.done();
           ctx.stdout.write(`${summary(r, Date.now() - t0)}\n`);
           return r.ok;

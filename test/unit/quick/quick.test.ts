@@ -142,3 +142,15 @@ test('shellcheck finds nothing in guest/quick/*.sh (the initramfs /init and the 
   const r = spawnSync('shellcheck', ['--format=gcc', join(dir, 'init.sh'), join(dir, 'build.sh')], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
+
+test('the API\'s report formats are not taken for image formats (json is no image format)', async () => {
+  const { quickTest } = await import('../../../src/api.js');
+  const dir = tempDir();
+  const err = await quickTest({ reportFormats: ['json', 'junit'], image: join(dir, 'nope.qcow2'), busybox: process.execPath, reportDir: join(dir, 'r') }).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  assert.ok(err, 'expected a rejection');
+  assert.doesNotMatch(err.message, /image format/);
+  assert.ok(!existsSync(join(dir, 'r')), 'reports were written');
+});
