@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(
   qemu-system-x86 qemu-utils cloud-image-utils openssh-client mmdebstrap e2fsprogs fdisk
   busybox-static cpio shellcheck ca-certificates cargo libc6-dev make gcc gzip
-  ovmf dosfstools mtools
+  ovmf dosfstools mtools pigz
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -12,7 +12,7 @@ import { resolveBuildPlan, type BuildFlags } from './config/load.js';
 import { doctor as probeHost, type DoctorReport } from './doctor.js';
 import { aptInstall } from './tools/apt.js';
 import { JOB_TOOLS } from './tools/host-tools.js';
-import { resolveVmProfile } from './vm/profile.js';
+import { resolveVmProfile, type ProfileRequest } from './vm/profile.js';
 import { defaultCacheDir } from './paths.js';
 import { silentSink, type EventSink } from './pipeline/events.js';
 import { instanceSshArgs, selectInstance } from './run/connect.js';
@@ -151,6 +151,8 @@ export function resolveRun(image: string, o: { name?: string; imagesDir: string;
 export interface RunOptions extends Partial<Omit<RunInstanceOptions, 'image' | 'name' | 'user' | 'profile' | 'signal' | 'onReady'>> {
   memoryMb?: number;
   cpus?: number;
+  /** Firmware and boot disk bus (default bios, virtio-blk). */
+  hardware?: ProfileRequest['hardware'];
   /** An image file, or a name in imagesDir. */
   image: string;
   name?: string;
@@ -173,6 +175,8 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
     memoryMb: o.memoryMb ?? RUN_DEFAULTS.memoryMb,
     cpus: o.cpus ?? RUN_DEFAULTS.cpus,
     cacheDir,
+    ...(o.hardware ? { hardware: o.hardware } : {}),
+    env,
     tools: JOB_TOOLS.run,
     signal,
   });

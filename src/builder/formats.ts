@@ -6,6 +6,7 @@ import { link, mkdir, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, VexfsImageError } from '../errors.js';
 import { run, type ExecOptions } from '../tools/exec.js';
+import { which } from '../tools/host-tools.js';
 import { checkImage, convertImage, imageInfo } from '../tools/qemu-img.js';
 
 export const IMAGE_FORMATS = ['qcow2', 'raw', 'vhd', 'vmdk', 'gce'] as const;
@@ -48,9 +49,12 @@ export interface FormatFile {
   ms: number;
 }
 
-/** The tar a GCE import takes: disk.raw only, GNU format, sparse, gzip. */
-export function gceTarArgs(dst: string, dir: string): string[] {
-  return ['--format=gnu', '-S', '-czf', dst, '-C', dir, 'disk.raw'];
+/**
+ * The tar a GCE import takes: disk.raw only, GNU format, sparse, gzip. pigz (same gzip format,
+ * every core) when the host has it: gzip is most of this format's time.
+ */
+export function gceTarArgs(dst: string, dir: string, pigz = false): string[] {
+  return ['--format=gnu', '-S', ...(pigz ? ['--use-compress-program=pigz', '-cf'] : ['-czf']), dst, '-C', dir, 'disk.raw'];
 }
 
 async function rawOf(qcow2: string, dst: string, sizeBytes: number, opts: ExecOptions): Promise<void> {
@@ -120,7 +124,7 @@ export async function writeFormat(format: Exclude<ImageFormat, 'qcow2'>, o: { qc
         const disk = join(tmp, 'disk.raw');
         if (o.raw && virtualSize === o.virtualSize) await link(o.raw, disk);
         else await rawOf(o.qcow2, disk, virtualSize, opts);
-        await run('tar', gceTarArgs(path, tmp), { timeoutMs: 1_800_000, ...opts });
+        await run('tar', gceTarArgs(path, tmp, Boolean(which('pigz'))), { timeoutMs: 1_800_000, ...opts });
       } finally {
         await rm(tmp, { recursive: true, force: true });
       }

@@ -4,10 +4,17 @@ import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 
+/**
+ * 1 MiB reads: with the stream's default 64 KiB, hashing a 2 GiB file (300 MiB of data, the rest
+ * a hole) took 5.2-11.7 s here against 3.0-3.2 s (coreutils' sha256sum: 16 s), and a build
+ * hashes every image format it writes (a 10 GiB raw or VHD each).
+ */
+const HASH_CHUNK = 1 << 20;
+
 export function sha256File(path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
-    createReadStream(path)
+    createReadStream(path, { highWaterMark: HASH_CHUNK })
       .on('data', (b) => h.update(b))
       .on('error', reject)
       .on('end', () => resolve(h.digest('hex')));

@@ -7,6 +7,7 @@ import { readyLines } from '../../run/connect.js';
 import { RUN_DEFAULTS } from '../../run/instance.js';
 import { DEFAULT_RUN_USER } from '../../run/names.js';
 import { VALIDATE_DEFAULTS } from '../../validate/index.js';
+import { completeChoice, parseProfile, resolveHardware } from '../../vm/profile.js';
 import type { CliContext } from '../context.js';
 import { cpusOption, intOption } from '../options.js';
 
@@ -21,6 +22,7 @@ export interface RunCliOptions {
   user: string;
   cleanup: boolean;
   network?: boolean;
+  profile?: string;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -38,6 +40,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--user <user>', 'login user created in the guest (passwordless sudo, key login only); not an account the image already has', DEFAULT_RUN_USER)
     .option('--no-cleanup', 'keep the instance directory (overlay, serial and QEMU logs, key) after exit')
     .option('--network', 'give the guest the host\'s network (default: none beyond the SSH forward)')
+    .option('--profile <profile>', 'VM profile as validate takes it: firmware bios|uefi, disk bus virtio-blk|virtio-scsi|nvme|sata, memory (512M, 2G), vCPUs (2cpu), comma-separated, e.g. uefi,nvme (what it leaves out comes from --memory and --cpus; default: bios,virtio-blk)')
     .addHelpText(
       'after',
       `
@@ -62,6 +65,7 @@ Examples:
   $ vexfs-image run images/vexfs-minimal-1.0.0.qcow2          instance vexfs-minimal-1.0.0
   $ vexfs-image run vexfs-development-1.0.0 --name dev        looked up in ./images
   $ vexfs-image run "$(vexfs-image base)" --name base --memory 1024
+  $ vexfs-image run vexfs-minimal-1.0.0 --profile uefi,nvme,512M   under OVMF, root disk on NVMe
   $ vexfs-image ssh dev -- uname -r                           (from another terminal)
 Exit status: 0 the guest powered off, 1 it did not boot (or QEMU died), 2 bad usage or NAME
 already running, 130 interrupted (the guest is powered off first).`,
@@ -71,6 +75,9 @@ already running, 130 interrupted (the guest is powered off first).`,
       const say = (m: string): void => {
         if (!quiet) ctx.stderr.write(`${m}\n`);
       };
+      // Judged before anything starts: values, the images' least memory, OVMF on the host (exit 2).
+      const choice = o.profile ? completeChoice(parseProfile(o.profile), { memoryMb: o.memory, cpus: o.cpus }) : undefined;
+      if (choice) resolveHardware(choice, ctx.env);
       // SIGHUP (a closed terminal) aborts ctx.signal like SIGINT/SIGTERM (pipeline/abort.ts).
       await run({
         image,
@@ -78,8 +85,9 @@ already running, 130 interrupted (the guest is powered off first).`,
         imagesDir: o.imagesDir,
         user: o.user,
         env: ctx.env,
-        memoryMb: o.memory,
-        cpus: o.cpus,
+        memoryMb: choice?.memoryMb ?? o.memory,
+        cpus: choice?.cpus ?? o.cpus,
+        ...(choice ? { hardware: { firmware: choice.firmware, diskBus: choice.diskBus } } : {}),
         network: o.network === true,
         bootTimeoutS: o.bootTimeout,
         sshTimeoutS: o.sshTimeout,

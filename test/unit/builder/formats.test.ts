@@ -29,6 +29,7 @@ describe('--format', () => {
     assert.equal(formatFileName('vexfs-minimal-1.0.0', 'gce'), 'vexfs-minimal-1.0.0.gce.tar.gz');
     assert.equal(formatFileName('vexfs-minimal-1.0.0', 'vhd'), 'vexfs-minimal-1.0.0.vhd');
     assert.deepEqual(gceTarArgs('/o/x.gce.tar.gz', '/t'), ['--format=gnu', '-S', '-czf', '/o/x.gce.tar.gz', '-C', '/t', 'disk.raw']);
+    assert.deepEqual(gceTarArgs('/o/x.gce.tar.gz', '/t', true), ['--format=gnu', '-S', '--use-compress-program=pigz', '-cf', '/o/x.gce.tar.gz', '-C', '/t', 'disk.raw']);
     assert.deepEqual(convertImageArgs('/a.qcow2', '/a.vhd', { sourceFormat: 'qcow2', outputFormat: 'vpc', options: ['subformat=fixed', 'force_size=on'] }), [
       'convert', '-f', 'qcow2', '-O', 'vpc', '-o', 'subformat=fixed,force_size=on', '/a.qcow2', '/a.vhd',
     ]);

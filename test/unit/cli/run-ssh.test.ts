@@ -90,6 +90,8 @@ describe('run: checked before anything starts', () => {
     ['bad memory', ['--memory', 'lots'], /--memory must be a whole number of at least 256, got "lots"/],
     ['bad boot timeout', ['--boot-timeout', '0'], /--boot-timeout must be a whole number of at least 1/],
     ['missing image', ['--images-dir', '/nonexistent'], /^image not found: missing\.qcow2/],
+    ['unknown profile value', ['--profile', 'uefi,floppy'], /^--profile: unknown profile value "floppy"/],
+    ['profile below the images\' memory', ['--profile', 'bios,256M'], /^--profile bios-virtio-blk-256m-2cpu: 256 MiB of memory is below the 512 MiB/],
   ];
   for (const [what, args, pattern] of cases) {
     test(`${what}: exit 2, one line, nothing created`, async () => {
@@ -104,6 +106,16 @@ describe('run: checked before anything starts', () => {
       assert.deepEqual(readdirSync(cache), []);
     });
   }
+
+  test('--profile uefi without OVMF on the host: exit 2 naming the Debian package, nothing created', async () => {
+    const cache = tempDir();
+    const img = join(tempDir(), 'x.qcow2');
+    writeFileSync(img, '');
+    const r = await parse(['run', img, '--profile', 'uefi,nvme'], { VEXFS_IMAGE_CACHE_DIR: cache, VEXFS_IMAGE_OVMF_CODE: '/nonexistent/OVMF_CODE.fd', VEXFS_IMAGE_OVMF_VARS: '/nonexistent/OVMF_VARS.fd' });
+    assert.equal(r.code, 2, r.message);
+    assert.match(r.message, /needs UEFI firmware \(OVMF\), which is not installed: .*Debian package ovmf/);
+    assert.deepEqual(readdirSync(cache), []);
+  });
 
   test('a NAME already running: exit 2 before any host check, suggests --name', async () => {
     const cache = tempDir();
