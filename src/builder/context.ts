@@ -4,6 +4,7 @@ import type { Lock } from '../base/lock.js';
 import type { HasSession, VmSession } from '../vm/session.js';
 import type { InputParts } from './inputs.js';
 import type { SupplyFacts } from '../supply/inventory.js';
+import type { SigningFacts } from './sign.js';
 
 export const BUILD_USER = 'vexfs';
 export const SOURCE_MOUNT_TAG = 'vexfs_source';
@@ -73,6 +74,8 @@ export interface BuildContext extends HasSession {
   inputParts?: Omit<InputParts, 'base'>;
   /** What the SBOM needs from the build VM (src/supply/inventory.ts). */
   supply?: SupplyFacts;
+  /** Set by the sign-modules step (builder/sign.ts). */
+  signing?: SigningFacts;
   artifacts?: Artifacts;
 }
 

@@ -28,9 +28,12 @@ export async function runGuestScript(
   script: string,
   args: string[],
   rt: StepRuntime,
-  opts: { timeoutMs: number; what: string; tailLines?: number },
+  opts: { timeoutMs: number; what: string; tailLines?: number; prelude?: string },
 ): Promise<GuestRunResult> {
-  const body = await readFile(join(GUEST_DIR, 'build', script));
+  // The prelude (shell assignments) travels with the script on SSH's stdin: for secrets, which
+  // must not be in an argv that `ps` shows on the host or in the guest.
+  const file = await readFile(join(GUEST_DIR, 'build', script));
+  const body = opts.prelude ? Buffer.concat([Buffer.from(`${opts.prelude}\n`), file]) : file;
   try {
     const r = await sshScript(target, body, args, { sudo: true, signal: rt.signal, logFile: rt.logFile, timeoutMs: opts.timeoutMs });
     return { stdout: r.stdout, results: parseResults(r.stdout) };

@@ -17,6 +17,7 @@ import { buildSeed } from './seed.js';
 import { baseImageStep } from './base-image.js';
 import { sourceShareStep } from './source-share.js';
 import { buildInVmStep } from './build-in-vm.js';
+import { signModulesStep } from './sign.js';
 import { variantStep } from './variant.js';
 import { goldenCleanupStep } from './golden.js';
 import { finaliseStep } from './finalise.js';
@@ -44,6 +45,7 @@ export function buildSteps(stageTimes: Record<string, number>): Step<BuildContex
     waitSshStep,
     waitCloudInitStep,
     buildInVmStep,
+    signModulesStep, // only with signing: in the config
     licencesStep, // SBOM: licences before the variant slims /usr/share/doc away
     variantStep,
     // SBOM: the dpkg database, once the variant has purged and installed what it does; before

@@ -88,7 +88,7 @@ export function canonical(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
-export type PlanInputs = Pick<BuildPlan, 'sourceDir' | 'variantName' | 'variant' | 'version' | 'base' | 'diskSizeBytes' | 'payload' | 'basePackages' | 'preinstall' | 'toolchainPackages'> & {
+export type PlanInputs = Pick<BuildPlan, 'sourceDir' | 'variantName' | 'variant' | 'version' | 'base' | 'diskSizeBytes' | 'payload' | 'basePackages' | 'preinstall' | 'toolchainPackages' | 'signing'> & {
   /** The config file read (at the source root it is part of the source tree too). */
   configPath?: string;
 };
@@ -111,7 +111,9 @@ export async function planParts(plan: PlanInputs, opts: PartsOptions = {}): Prom
   return {
     source,
     // The file as written plus what the plan took from it: flags and environment count too.
-    config: sha(canonical({ file: sha(configText), base: plan.base, diskSizeBytes: plan.diskSizeBytes })),
+    // signing only when set (the digests of builds without it stay as they were); a given
+    // certificate by its fingerprint, so a new key is a new build.
+    config: sha(canonical({ file: sha(configText), base: plan.base, diskSizeBytes: plan.diskSizeBytes, ...(plan.signing ? { signing: plan.signing } : {}) })),
     payload: sha(canonical(plan.payload)),
     variant: sha(canonical({ name: plan.variantName, def: plan.variant })),
     version: sha(plan.version),

@@ -101,6 +101,7 @@ export function manifestText(m: ImageManifest): string {
     `Inputs digest:    ${m.inputs ? `sha256:${m.inputs.digest}` : 'not recorded'}`,
     `SBOM:             ${m.supply ? `${m.supply.sbom.spdx.name}, ${m.supply.sbom.cyclonedx.name} (${m.supply.sbom.packages} packages, ${m.supply.sbom.artifacts} artifacts, ${m.supply.sbom.crates} crates)` : 'none'}`,
     `Provenance:       ${m.supply ? `${m.supply.provenance.name} (sha256 ${m.supply.provenance.sha256})` : 'none'}`,
+    `Module signing:   ${m.supply?.signing ? `signer "${m.supply.signing.signer}"${m.supply.signing.generated ? ' (key made for this build)' : ''}, certificate ${m.supply.signing.certificate.name}; ${m.supply.signing.modules.map((x) => `${x.name} key ${x.key_id}`).join(', ')}` : 'not signed'}`,
     `Built by:         vexfs-image ${m.tool.version} (${m.accelerator ?? 'unknown'} accelerator)`,
     `Stage times:`,
     ...Object.entries(m.stage_times_ms).map(([k, v]) => `  ${k.padEnd(16)} ${(v / 1000).toFixed(1)} s`),

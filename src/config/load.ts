@@ -2,7 +2,7 @@
 // Precedence: flags > env (VEXFS_VERSION, IMAGE_VARIANT) > file > defaults.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { parseImageFormats, type ImageFormat } from '../builder/formats.js';
@@ -17,6 +17,7 @@ import { checkDirArg } from './dir-arg.js';
 import { resolvePayload, type PayloadFlags } from './payload.js';
 import type { Payload } from './payload-types.js';
 import { builtinChecksFor } from '../validate/checks.js';
+import { resolveSigning, type SigningPlan } from '../supply/signing.js';
 
 export const CONFIG_FILE_NAME = 'vexfs-image.yaml';
 
@@ -172,7 +173,7 @@ export function loadConfig(flags: Pick<ConfigFlags, 'config' | 'source' | 'paylo
     variants: Object.freeze(variants),
     checks: Object.freeze(file.checks ?? []),
     payload,
-    baseChecks: Object.freeze(builtinChecksFor(payload)),
+    baseChecks: Object.freeze(builtinChecksFor(payload, undefined, { signed: Boolean(file.signing) })),
   });
 }
 
@@ -206,6 +207,8 @@ export interface BuildPlan {
   formats: readonly ImageFormat[];
   /** The config file read, if any (an input of the build: builder/inputs.ts). */
   configPath?: string;
+  /** `signing:` judged (key, certificate, passphrase) before anything starts (supply/signing.ts). */
+  signing?: SigningPlan;
 }
 
 export interface BuildFlags extends ConfigFlags {
@@ -261,6 +264,7 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
   const formats = Object.freeze(flags.formats !== undefined ? parseImageFormats(flags.formats) : parseImageFormats(f.formats, `formats in ${CONFIG_FILE_NAME}`));
   const basePackages = Object.freeze([...(f.base_packages ?? DEFAULT_BASE_PACKAGES)]);
   const preinstall = pick(flags.preinstall, f.preinstall_packages, true) && isDebianPreset(base);
+  const signing = resolveSigning(f.signing, cfg.configPath ? dirname(cfg.configPath) : cfg.sourceDir, env);
   return Object.freeze({
     variantName,
     variant,
@@ -283,6 +287,7 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
     force: flags.force ?? false,
     formats,
     configPath: cfg.configPath,
+    ...(signing ? { signing: Object.freeze(signing) } : {}),
   });
 }
 

@@ -5,6 +5,7 @@
 // and settings the built-in list had before payloads existed.
 import { CheckSchema, type CheckDef } from './schema.js';
 import type { Payload } from './payload-types.js';
+import { IMAGE_SIGNER_FILE } from '../supply/signing.js';
 
 export interface DerivedChecks {
   /** Before the built-in system checks. */
@@ -23,7 +24,7 @@ export function literalPattern(s: string): string {
     .join('');
 }
 
-export function derivePayloadChecks(p: Payload): DerivedChecks {
+export function derivePayloadChecks(p: Payload, opts: { signed?: boolean } = {}): DerivedChecks {
   const many = p.modules.length > 1;
   const mid = (base: string, name: string): string => (many ? `${base}-${name}` : base);
   const g = p.group;
@@ -36,6 +37,18 @@ export function derivePayloadChecks(p: Payload): DerivedChecks {
       parse({ id: load, description: `modprobe ${m.name}`, group: g, type: 'kernel-module', module: m.name, action: 'load', needs: [info] }),
       parse({ id: mid('module-listed', m.name), description: `${m.name} is listed by lsmod`, group: g, type: 'kernel-module', module: m.name, expect: { loaded: true }, needs: [load] }),
     );
+    // `signing:` in the config: modinfo names the signer the build recorded in the image (the
+    // build checked it against the certificate; an unsigned or re-signed module fails here).
+    if (opts.signed) {
+      head.push(parse({
+        id: mid('module-signed', m.name),
+        description: `${m.name}.ko is signed (sha256) by the signer recorded in ${IMAGE_SIGNER_FILE}`,
+        group: g,
+        type: 'command',
+        command: `s="$(cat ${IMAGE_SIGNER_FILE})" && [ -n "$s" ] && [ "$(modinfo -F signer ${m.name})" = "$s" ] && [ "$(modinfo -F sig_hashalgo ${m.name})" = sha256 ] && echo "signed by $s"`,
+        needs: [info],
+      }));
+    }
   }
   const filesystems = p.modules.filter((m) => m.filesystem);
   const fid = (base: string, fs: string): string => (filesystems.length > 1 ? `${base}-${fs}` : base);

@@ -182,6 +182,12 @@ export const ConfigFileSchema = z
     preinstall_packages: z.boolean().optional(),
     /** Image formats besides qcow2 that build and ci write (like --format; the flag wins). */
     formats: z.array(z.enum(['qcow2', 'raw', 'vhd', 'vmdk', 'gce'])).optional(),
+    /**
+     * Module signing with the image kernel's sign-file: key and certificate (PEM or DER, paths
+     * relative to this file; an encrypted key takes its passphrase from KBUILD_SIGN_PIN), or
+     * generate: true for a key made in the build VM for each build (only its certificate is published).
+     */
+    signing: z.object({ key: z.string().min(1).optional(), certificate: z.string().min(1).optional(), generate: z.boolean().optional() }).strict().optional(),
     /** The validation matrix of validate and ci, each like a --profile value, e.g. "uefi,nvme,512M" (the flags win). */
     profiles: z.array(z.string().min(1)).optional(),
     /** Packages (dpkg-query patterns) purged after the build unless the variant keeps the toolchain. */

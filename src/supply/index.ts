@@ -14,6 +14,7 @@ import { parseDpkgStatus } from './dpkg.js';
 import { provenanceStatement, PROVENANCE_SUFFIX } from './provenance.js';
 import { cyclonedxJson, debPurl, SBOM_SUFFIX, spdxJson, type SbomInput } from './sbom.js';
 import { sourceDateEpoch, sourceFacts } from './source.js';
+import { CERTIFICATE_SUFFIX } from './signing.js';
 
 export interface SupplyFile {
   name: string;
@@ -24,6 +25,8 @@ export interface SupplyFile {
 export interface SupplyRecord {
   sbom: { spdx: SupplyFile; cyclonedx: SupplyFile; packages: number; crates: number; artifacts: number };
   provenance: SupplyFile;
+  /** Module signing (builder/sign.ts): the published certificate, the signer, each signed module. */
+  signing?: { certificate: SupplyFile; signer: string; generated: boolean; modules: Array<{ name: string; path: string; sha256: string; key_id: string }> };
   source_date_epoch: number | null;
   ms: number;
 }
@@ -39,8 +42,8 @@ const sha256 = (data: string | Buffer): string => createHash('sha256').update(da
 
 /** The build configuration as resolved (variant, payload, package sets): one digest for provenance. */
 export function configDigest(plan: BuildContext['plan']): string {
-  const { variantName, variant, version, base, diskSizeBytes, payload, basePackages, preinstall, toolchainPackages, buildCommand } = plan;
-  return sha256(JSON.stringify({ variantName, variant, version, base, diskSizeBytes, payload, basePackages, preinstall, toolchainPackages, buildCommand }));
+  const { variantName, variant, version, base, diskSizeBytes, payload, basePackages, preinstall, toolchainPackages, buildCommand, signing } = plan;
+  return sha256(JSON.stringify({ variantName, variant, version, base, diskSizeBytes, payload, basePackages, preinstall, toolchainPackages, buildCommand, ...(signing ? { signing } : {}) }));
 }
 
 /** The distribution of a base spec, for package URLs (pkg:deb/debian/..., pkg:deb/ubuntu/...). */
@@ -77,12 +80,16 @@ export async function writeSupplyFiles(ctx: BuildContext, dir: string, out: Fina
   const cdxFile = { name: cdx.name, sha256: sha256(cdx.text) };
   await writeFile(join(dir, spdx.name), spdx.text);
   await writeFile(join(dir, cdx.name), cdx.text);
+  // The signing certificate (public) beside the image: what a kernel or MOK list must trust.
+  const cert = ctx.signing ? { name: `${ctx.imageName}${CERTIFICATE_SUFFIX}`, text: ctx.signing.certificatePem } : undefined;
+  const certFile = cert ? { name: cert.name, sha256: sha256(cert.text) } : undefined;
+  if (cert) await writeFile(join(dir, cert.name), cert.text);
 
   const configFile = join(ctx.plan.sourceDir, CONFIG_FILE_NAME);
   const subjects: SupplyFile[] = [];
   for (const f of out.files) subjects.push({ name: f.name, sha256: f.sha256 ?? (await sha256File(join(dir, f.name))) });
   const statement = provenanceStatement({
-    subjects: [...subjects, spdxFile, cdxFile],
+    subjects: [...subjects, spdxFile, cdxFile, ...(certFile ? [certFile] : [])],
     toolVersion: PACKAGE_VERSION,
     hostTools: ctx.toolVersions,
     ...(ctx.session.opts.profile.accel ? { accelerator: ctx.session.opts.profile.accel } : {}),
@@ -109,6 +116,9 @@ export async function writeSupplyFiles(ctx: BuildContext, dir: string, out: Fina
   const record: SupplyRecord = {
     sbom: { spdx: spdxFile, cyclonedx: cdxFile, packages: packages.length, crates: input.crates.length, artifacts: input.artifacts.length },
     provenance: { name: provName, sha256: sha256(provText) },
+    ...(ctx.signing && certFile
+      ? { signing: { certificate: certFile, signer: ctx.signing.signer, generated: ctx.signing.generated, modules: ctx.signing.modules.map((m) => ({ name: m.name, path: m.path, sha256: m.sha256, key_id: m.keyId })) } }
+      : {}),
     source_date_epoch: epoch ?? null,
     ms: Date.now() - t0,
   };
@@ -119,5 +129,5 @@ export async function writeSupplyFiles(ctx: BuildContext, dir: string, out: Fina
 /** The supply-chain file names finalise publishes (none before writeSupplyFiles ran). */
 export function supplyFileNames(ctx: BuildContext): string[] {
   const r = ctx.supply?.record;
-  return r ? [r.sbom.spdx.name, r.sbom.cyclonedx.name, r.provenance.name] : [];
+  return r ? [r.sbom.spdx.name, r.sbom.cyclonedx.name, r.provenance.name, ...(r.signing ? [r.signing.certificate.name] : [])] : [];
 }

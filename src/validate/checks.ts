@@ -53,8 +53,8 @@ export function loadGenericChecks(file = BUILTIN_CHECKS_FILE): CheckDef[] {
  * The built-in list for a payload: its derived checks, the generic ones, its unload checks just
  * before the first kernel-log check (which judges the log of everything above it).
  */
-export function builtinChecksFor(payload: Payload, generic: readonly CheckDef[] = loadGenericChecks()): CheckDef[] {
-  const { head, tail } = derivePayloadChecks(payload);
+export function builtinChecksFor(payload: Payload, generic: readonly CheckDef[] = loadGenericChecks(), opts: { signed?: boolean } = {}): CheckDef[] {
+  const { head, tail } = derivePayloadChecks(payload, opts);
   const at = generic.findIndex((c) => c.type === 'kernel-log');
   const cut = at < 0 ? generic.length : at;
   const out = [...head, ...generic.slice(0, cut), ...tail, ...generic.slice(cut)];

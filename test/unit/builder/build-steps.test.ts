@@ -54,7 +54,7 @@ test('the builder is the spec five stages in order, every VM-owning step has a c
   const steps = buildSteps({});
   assert.deepEqual(
     steps.map((s) => s.name),
-    ['environment', 'base-image', 'overlay', 'access-seed', 'source-share', 'boot', 'wait-ssh', 'wait-cloud-init', 'build-in-vm', 'sbom-licences', 'variant', 'sbom-packages', 'golden-cleanup', 'power-off', 'finalise'],
+    ['environment', 'base-image', 'overlay', 'access-seed', 'source-share', 'boot', 'wait-ssh', 'wait-cloud-init', 'build-in-vm', 'sign-modules', 'sbom-licences', 'variant', 'sbom-packages', 'golden-cleanup', 'power-off', 'finalise'],
   );
   for (const name of ['environment', 'boot', 'finalise']) assert.ok(steps.find((s) => s.name === name)!.cleanup, `${name} has no cleanup`);
 });
