@@ -54,6 +54,12 @@ export function spdxDocument(input: SbomInput): Record<string, unknown> {
   const contains = (id: string): void => void relationships.push({ spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: id });
   const none = { downloadLocation: 'NOASSERTION', filesAnalyzed: false, licenseConcluded: 'NOASSERTION', copyrightText: 'NOASSERTION' };
 
+  /** One SPDX package contained in the image: its id, name and version first, then what it adds. */
+  const contained = (id: string, name: string, version: string | undefined, rest: Record<string, unknown>): void => {
+    packages.push({ SPDXID: id, name, ...(version !== undefined ? { versionInfo: version } : {}), ...none, licenseDeclared: 'NOASSERTION', ...rest });
+    contains(id);
+  };
+
   packages.push({
     SPDXID: imageId,
     name: input.imageName,
@@ -65,48 +71,29 @@ export function spdxDocument(input: SbomInput): Record<string, unknown> {
     comment: `vexfs-image ${input.variant} image ${input.image.name}${input.kernel ? `, kernel ${input.kernel}` : ''}`,
   });
   for (const p of input.packages) {
-    const id = spdxRef('deb', p.name, p.architecture);
-    packages.push({
-      SPDXID: id,
-      name: p.name,
-      versionInfo: p.version,
-      ...none,
+    contained(spdxRef('deb', p.name, p.architecture), p.name, p.version, {
       licenseDeclared: spdxExpression(licencesOf(input, p)) ?? 'NOASSERTION',
       sourceInfo: `built package from: ${p.source} ${p.sourceVersion}`,
       ...(p.homepage ? { homepage: p.homepage } : {}),
       primaryPackagePurpose: 'INSTALL',
       externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: debPurl(p, input.distro) }],
     });
-    contains(id);
   }
+  // Artifacts by path: two files may share a name (/etc/vexfs/vexfs.conf, /etc/modules-load.d/vexfs.conf).
   for (const a of input.artifacts) {
-    // By path: two files may share a name (/etc/vexfs/vexfs.conf, /etc/modules-load.d/vexfs.conf).
-    const id = spdxRef('artifact', a.kind, a.path);
-    packages.push({
-      SPDXID: id,
-      name: a.name,
-      ...none,
-      licenseDeclared: 'NOASSERTION',
+    contained(spdxRef('artifact', a.kind, a.path), a.name, undefined, {
       primaryPackagePurpose: a.kind === 'tool' ? 'APPLICATION' : a.kind === 'module' ? 'LIBRARY' : 'FILE',
       checksums: [{ algorithm: 'SHA256', checksumValue: a.sha256 }],
       comment: `${a.kind} installed at ${a.path} (${a.size} bytes)${a.vermagic ? `, vermagic ${a.vermagic}` : ''}`,
     });
-    contains(id);
   }
   for (const c of input.crates) {
-    const id = spdxRef('crate', c.name, c.version);
-    packages.push({
-      SPDXID: id,
-      name: c.name,
-      versionInfo: c.version,
-      ...none,
-      licenseDeclared: 'NOASSERTION',
+    contained(spdxRef('crate', c.name, c.version), c.name, c.version, {
       primaryPackagePurpose: 'LIBRARY',
       ...(c.checksum ? { checksums: [{ algorithm: 'SHA256', checksumValue: c.checksum }] } : {}),
       sourceInfo: `from ${c.lockfile}${c.source ? `, ${c.source}` : ', the source tree'}`,
       externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: cargoPurl(c) }],
     });
-    contains(id);
   }
   return {
     spdxVersion: 'SPDX-2.3',
