@@ -12,7 +12,7 @@ import type { BuildContext } from '../builder/context.js';
 import { sourceCrates } from './cargo.js';
 import { parseDpkgStatus } from './dpkg.js';
 import { provenanceStatement, PROVENANCE_SUFFIX } from './provenance.js';
-import { cyclonedxJson, debPurl, SBOM_SUFFIX, spdxJson, type SbomInput } from './sbom.js';
+import { debPurl, SBOM_SUFFIX, spdxJson, type SbomInput } from './sbom.js';
 import { sourceDateEpoch, sourceFacts } from './source.js';
 import { CERTIFICATE_SUFFIX } from './signing.js';
 
@@ -75,6 +75,7 @@ export async function writeSupplyFiles(ctx: BuildContext, dir: string, out: Fina
     crates: sourceCrates(ctx.plan.sourceDir),
   };
   const spdx = { name: `${ctx.imageName}${SBOM_SUFFIX.spdx}`, text: spdxJson(input) };
+  const { cyclonedxJson } = await import('./cyclonedx.js');
   const cdx = { name: `${ctx.imageName}${SBOM_SUFFIX.cyclonedx}`, text: cyclonedxJson(input) };
   const spdxFile = { name: spdx.name, sha256: sha256(spdx.text) };
   const cdxFile = { name: cdx.name, sha256: sha256(cdx.text) };

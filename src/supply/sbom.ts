@@ -4,7 +4,6 @@
 // image's dpkg database, the payload's installed artifacts with their sha256, and the Rust crates
 // of the source's Cargo.lock files.
 import { createHash } from 'node:crypto';
-import { Enums, Models, Serialize, Spec } from '@cyclonedx/cyclonedx-library';
 import { PackageURL } from 'packageurl-js';
 import type { InstalledArtifact } from '../builder/context.js';
 import type { Crate } from './cargo.js';
@@ -34,7 +33,7 @@ export const debPurl = (p: DebPackage, distro: string): string => new PackageURL
 export const cargoPurl = (c: Crate): string => new PackageURL('cargo', undefined, c.name, c.version, undefined, undefined).toString();
 
 /** A deterministic UUID-shaped id from the image digest: the same image gets the same document ids. */
-function uuidFrom(seed: string): string {
+export function uuidFrom(seed: string): string {
   const h = createHash('sha256').update(seed).digest('hex');
   // RFC 4122 layout, version 5-style nibble and variant bits, so validators accept it as a UUID.
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
@@ -42,7 +41,7 @@ function uuidFrom(seed: string): string {
 
 const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const spdxRef = (kind: string, ...parts: string[]): string => `SPDXRef-${kind}-${parts.join('-').replace(/[^A-Za-z0-9.-]/g, '.')}`;
-const licencesOf = (input: SbomInput, p: DebPackage): readonly string[] => input.licences[p.name] ?? [];
+export const licencesOf = (input: SbomInput, p: DebPackage): readonly string[] => input.licences[p.name] ?? [];
 
 // ---------------------------------------------------------------------------------------------
 // SPDX 2.3
@@ -110,85 +109,6 @@ export function spdxDocument(input: SbomInput): Record<string, unknown> {
 
 // ---------------------------------------------------------------------------------------------
 // CycloneDX 1.6
-
-function cdxLicences(names: readonly string[]): Models.LicenseRepository {
-  const repo = new Models.LicenseRepository();
-  if (!names.length) return repo;
-  const expr = spdxExpression(names);
-  if (expr) repo.add(/^[A-Za-z0-9.+-]+$/.test(expr) ? new Models.SpdxLicense(expr) : new Models.LicenseExpression(expr));
-  else for (const n of names) repo.add(new Models.NamedLicense(n));
-  return repo;
-}
-
-const sha256 = (hex: string): Models.HashDictionary => new Models.HashDictionary([[Enums.HashAlgorithm['SHA-256'], hex]]);
-const props = (entries: Array<[string, string | undefined]>): Models.PropertyRepository =>
-  new Models.PropertyRepository(entries.filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => new Models.Property(k, v)));
-
-export function cyclonedxBom(input: SbomInput): Models.Bom {
-  const bom = new Models.Bom({ serialNumber: `urn:uuid:${uuidFrom(`cdx:${input.image.sha256}`)}` });
-  bom.metadata.timestamp = input.created;
-  bom.metadata.tools.components.add(new Models.Component(Enums.ComponentType.Application, 'vexfs-image', { version: input.toolVersion }));
-  bom.metadata.component = new Models.Component(Enums.ComponentType.OperatingSystem, input.imageName, {
-    bomRef: 'image',
-    version: input.version,
-    hashes: sha256(input.image.sha256),
-    properties: props([
-      ['vexfs-image:variant', input.variant],
-      ['vexfs-image:file', input.image.name],
-      ['vexfs-image:kernel', input.kernel],
-    ]),
-  });
-  for (const p of input.packages) {
-    const purl = debPurl(p, input.distro);
-    bom.components.add(
-      new Models.Component(Enums.ComponentType.Library, p.name, {
-        bomRef: purl,
-        version: p.version,
-        purl,
-        licenses: cdxLicences(licencesOf(input, p)),
-        properties: props([
-          ['vexfs-image:deb:source', p.source],
-          ['vexfs-image:deb:source-version', p.sourceVersion],
-          ['vexfs-image:deb:architecture', p.architecture],
-        ]),
-      }),
-    );
-  }
-  for (const a of input.artifacts) {
-    const type = a.kind === 'module' ? Enums.ComponentType.DeviceDriver : a.kind === 'tool' ? Enums.ComponentType.Application : Enums.ComponentType.File;
-    bom.components.add(
-      new Models.Component(type, a.name, {
-        bomRef: `artifact:${a.kind}:${a.path}`,
-        hashes: sha256(a.sha256),
-        properties: props([
-          ['vexfs-image:path', a.path],
-          ['vexfs-image:size', String(a.size)],
-          ['vexfs-image:vermagic', a.vermagic],
-        ]),
-      }),
-    );
-  }
-  for (const c of input.crates) {
-    bom.components.add(
-      new Models.Component(Enums.ComponentType.Library, c.name, {
-        bomRef: `${cargoPurl(c)}#${c.lockfile}`,
-        version: c.version,
-        purl: cargoPurl(c),
-        ...(c.checksum ? { hashes: sha256(c.checksum) } : {}),
-        properties: props([
-          ['vexfs-image:cargo:lockfile', c.lockfile],
-          ['vexfs-image:cargo:source', c.source],
-        ]),
-      }),
-    );
-  }
-  return bom;
-}
-
-export function cyclonedxJson(input: SbomInput): string {
-  const serializer = new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(Spec.Spec1dot6));
-  return `${serializer.serialize(cyclonedxBom(input), { sortLists: true, space: 2 })}\n`;
-}
 
 export function spdxJson(input: SbomInput): string {
   return `${JSON.stringify(spdxDocument(input), null, 2)}\n`;

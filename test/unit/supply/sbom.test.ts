@@ -13,7 +13,8 @@ import { dep5Licences, parseDpkgStatus, spdxExpression, spdxId } from '../../../
 import { LICENCES_COMMAND, parseLicenceListing } from '../../../src/supply/inventory.js';
 import { spawnSync } from 'node:child_process';
 import { parseCargoLock, sourceCrates } from '../../../src/supply/cargo.js';
-import { cyclonedxJson, debPurl, spdxDocument, spdxJson, type SbomInput } from '../../../src/supply/sbom.js';
+import { debPurl, spdxDocument, spdxJson, type SbomInput } from '../../../src/supply/sbom.js';
+import { cyclonedxJson } from '../../../src/supply/cyclonedx.js';
 
 const HOST_STATUS = readFileSync('/var/lib/dpkg/status', 'utf8');
 
