@@ -15,6 +15,7 @@ import { generateKey, sshExec, waitForSsh, type SshTarget } from '../../src/tool
 import { freePort } from '../../src/tools/ports.js';
 import { Vm } from '../../src/tools/qemu.js';
 import { profileFor } from '../../src/vm/profile.js';
+import { extraOnly } from '../helpers/extra.js';
 
 /** Every path under dir with its type, size and mtime: what apt-get update or clean would change. */
 function treeState(dir: string): string[] {
@@ -47,7 +48,9 @@ test('a Debian base build leaves the host\'s apt lists and cache as they were', 
   watched.forEach((dir, i) => assert.deepEqual(treeState(dir), before[i], `${dir} changed during a base build`));
 });
 
-test('debian-13 base: boots by itself, cloud-init done, fresh machine-id, SSH with an ephemeral key', { timeout: 2_400_000 }, async (t) => {
+// The base's own boot (GRUB, cloud-init's statuses, machine-id) is also what validate.test.ts's
+// base checks and run-ssh.test.ts boot through the CLI; this low-level view is VEXFS_E2E_EXTRA only.
+test('debian-13 base: boots by itself, cloud-init done, fresh machine-id, SSH with an ephemeral key', { skip: extraOnly, timeout: 2_400_000 }, async (t) => {
   const started = Date.now();
   const base = await resolveBase('debian-13', {
     cacheDir: defaultCacheDir(),
