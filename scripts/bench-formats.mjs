@@ -40,16 +40,9 @@ try {
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir);
       const real = format === 'gce-gzip' ? 'gce' : format;
-      // gce-gzip: the same tarball with pigz hidden from PATH (gzip's single core).
-      const savedPath = process.env.PATH;
-      if (format === 'gce-gzip') process.env.PATH = savedPath.split(':').filter((d) => !existsSync(join(d, 'pigz'))).join(':');
+      // gce-gzip: the same tarball with gzip's single core instead of pigz.
       const t0 = Date.now();
-      let f;
-      try {
-        f = await writeFormat(real, { qcow2: image, dir, imageName: 'bench', virtualSize: info.virtualSize, ...(raw ? { raw } : {}) });
-      } finally {
-        process.env.PATH = savedPath;
-      }
+      const f = await writeFormat(real, { qcow2: image, dir, imageName: 'bench', virtualSize: info.virtualSize, ...(raw ? { raw } : {}), ...(format === 'gce-gzip' ? { pigz: false } : {}) });
       const made = Date.now() - t0;
       const t1 = Date.now();
       await sha256File(f.path);

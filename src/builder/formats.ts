@@ -74,7 +74,11 @@ async function assertInfo(path: string, format: string, virtualSize: number, opt
  * Writes one format into dir from the finished qcow2 (virtual size virtualSize). raw, when it
  * was made first, is reused for gce (a hard link, no second conversion).
  */
-export async function writeFormat(format: Exclude<ImageFormat, 'qcow2'>, o: { qcow2: string; dir: string; imageName: string; virtualSize: number; raw?: string }, opts: ExecOptions = {}): Promise<FormatFile> {
+export async function writeFormat(
+  format: Exclude<ImageFormat, 'qcow2'>,
+  o: { qcow2: string; dir: string; imageName: string; virtualSize: number; raw?: string; /** default: when the host has it */ pigz?: boolean },
+  opts: ExecOptions = {},
+): Promise<FormatFile> {
   const t0 = Date.now();
   const name = formatFileName(o.imageName, format);
   const path = join(o.dir, name);
@@ -124,7 +128,7 @@ export async function writeFormat(format: Exclude<ImageFormat, 'qcow2'>, o: { qc
         const disk = join(tmp, 'disk.raw');
         if (o.raw && virtualSize === o.virtualSize) await link(o.raw, disk);
         else await rawOf(o.qcow2, disk, virtualSize, opts);
-        await run('tar', gceTarArgs(path, tmp, Boolean(which('pigz'))), { timeoutMs: 1_800_000, ...opts });
+        await run('tar', gceTarArgs(path, tmp, o.pigz ?? Boolean(which('pigz'))), { timeoutMs: 1_800_000, ...opts });
       } finally {
         await rm(tmp, { recursive: true, force: true });
       }
