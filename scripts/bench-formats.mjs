@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // What each extra image format costs a build (issue 17's target: at most 15 s each), measured
-// on a finished qcow2 with the build's own code (dist/, so run `npm run build` first):
-// writeFormat (convert and check) plus the sha256 the build writes beside each file. The GCE
-// tarball is made twice, interleaved, with gzip and with pigz, when pigz is installed.
+// on a finished qcow2 with the build's own code (dist/, so run `npm run build` first): each
+// format alone, writeFormat (convert and check) then its sha256, one after another; the GCE
+// tarball twice, with pigz (when installed) and with gzip; then all four as finalise writes them
+// (writeFormats: each hashed on a worker thread while the next converts).
 // No VM boots. Usage: node scripts/bench-formats.mjs [IMAGE.qcow2] [--rounds N]
 // (default image: the newest cached e2e test image). A table on stderr, JSON on stdout.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const { writeFormat } = await import(join(root, 'dist/src/builder/formats.js'));
+const { writeFormat, writeFormats } = await import(join(root, 'dist/src/builder/formats.js'));
 const { sha256File } = await import(join(root, 'dist/src/tools/hash.js'));
 const { imageInfo } = await import(join(root, 'dist/src/tools/qemu-img.js'));
 const { defaultCacheDir } = await import(join(root, 'dist/src/paths.js'));
@@ -53,6 +54,16 @@ try {
       if (format !== 'raw') rmSync(dir, { recursive: true, force: true });
     }
     rmSync(join(work, `${round}-raw`), { recursive: true, force: true });
+    // What finalise does: all four, each hashed on a worker while the next converts.
+    const dir = join(work, `${round}-all`);
+    mkdirSync(dir);
+    const t0 = Date.now();
+    await writeFormats(['raw', 'vhd', 'vmdk', 'gce'], { qcow2: image, dir, imageName: 'bench', virtualSize: info.virtualSize });
+    const s = (Date.now() - t0) / 1000;
+    const sequential = rows.filter((r) => r.round === round && r.format !== 'gce-gzip').reduce((a, r) => a + r.totalS, 0);
+    rows.push({ round, format: 'all-4 (finalise)', totalS: s, sequentialS: sequential });
+    process.stderr.write(`# round ${round} all four as finalise writes them: ${s.toFixed(1)} s (${(s / 4).toFixed(1)} s a format) vs ${sequential.toFixed(1)} s one after another (x${(sequential / s).toFixed(2)})\n`);
+    rmSync(dir, { recursive: true, force: true });
   }
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { convertToQcow2, imageInfo } from '../tools/qemu-img.js';
 import { formatBytes } from '../ui/format.js';
 import type { Step } from '../pipeline/step.js';
 import { partialDirName, type BuildContext } from './context.js';
-import { writeFormat, type FormatFile } from './formats.js';
+import { writeFormats } from './formats.js';
 import { assertOutputFree } from './prepare.js';
 import { buildManifest, manifestText } from './manifest.js';
 import { supplyFileNames, writeSupplyFiles } from '../supply/index.js';
@@ -47,17 +47,17 @@ export function finaliseStep(stageTimes: Record<string, number>): Step<BuildCont
       const gzSha = await writeChecksumFile(gz);
       const [imageSize, gzSize] = [(await stat(qcow2)).size, (await stat(gz)).size];
 
-      const extra: Array<FormatFile & { sha256: string }> = [];
-      let raw: string | undefined;
-      for (const format of ctx.plan.formats) {
-        if (format === 'qcow2') continue;
-        const f = await writeFormat(format, { qcow2, dir, imageName: ctx.imageName, virtualSize: info.virtualSize, ...(raw ? { raw } : {}) }, { signal: rt.signal, logFile: rt.logFile });
-        if (format === 'raw') raw = f.path;
-        const t = Date.now();
-        const sha256 = await writeChecksumFile(f.path);
-        extra.push({ ...f, sha256, ms: f.ms + Date.now() - t });
-        rt.info(`${format}: ${f.name} (${formatBytes(f.size)}, virtual ${formatBytes(f.virtualSize)}; ${f.checked}) in ${((f.ms + Date.now() - t) / 1000).toFixed(1)} s`);
-      }
+      const tf = Date.now();
+      const extra = (
+        await writeFormats(ctx.plan.formats, {
+          qcow2,
+          dir,
+          imageName: ctx.imageName,
+          virtualSize: info.virtualSize,
+          onWritten: (f) => rt.info(`${f.format}: ${f.name} (${formatBytes(f.size)}, virtual ${formatBytes(f.virtualSize)}; ${f.checked}) written in ${(f.ms / 1000).toFixed(1)} s, hashed in ${(f.hashMs / 1000).toFixed(1)} s`),
+        }, { signal: rt.signal, logFile: rt.logFile })
+      ).map((f) => ({ ...f, ms: f.ms + f.hashMs }));
+      if (extra.length) rt.info(`${extra.length} extra format(s) in ${((Date.now() - tf) / 1000).toFixed(1)} s`);
 
       // SBOM + provenance beside the image (src/supply): the manifest lists them.
       await writeSupplyFiles(ctx, dir, { image: { name: qcow2Name, sha256: imageSha }, files: [{ name: qcow2Name, sha256: imageSha }, { name: gzName, sha256: gzSha }, { name: `${qcow2Name}.sha256` }, { name: `${gzName}.sha256` }, ...extra.flatMap((f) => [{ name: f.name, sha256: f.sha256 }, { name: `${f.name}.sha256` }])] });

@@ -2,10 +2,11 @@
 // directory: raw; a fixed VHD (Azure: virtual size a whole number of MiB); a streamOptimized
 // VMDK (vSphere, AWS import); GCE's disk.raw in a GNU-format .tar.gz (GCE: a whole number of
 // GiB). qcow2 is always made (validate, run and ci boot it); the rest only when asked for.
-import { link, mkdir, rm, stat, truncate } from 'node:fs/promises';
+import { link, mkdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, VexfsImageError } from '../errors.js';
 import { run, type ExecOptions } from '../tools/exec.js';
+import { sha256FileOffThread, sha256sumLine } from '../tools/hash.js';
 import { which } from '../tools/host-tools.js';
 import { checkImage, convertImage, imageInfo } from '../tools/qemu-img.js';
 
@@ -140,4 +141,52 @@ export async function writeFormat(
     }
   }
   return { format, name, path, size: (await stat(path)).size, virtualSize, checked, ms: Date.now() - t0 };
+}
+
+export interface WrittenFormat extends FormatFile {
+  sha256: string;
+  /** Its own conversion time plus its hash (the hash overlaps the next conversion). */
+  hashMs: number;
+}
+
+/**
+ * Every asked-for format but qcow2 into dir, each with its NAME.sha256 beside it. Each file is
+ * hashed on a worker thread while the next one is converted (a 10 GiB raw or VHD takes ~30 s to
+ * hash, mostly its zeros): on two cores, finalise's extra time is about the largest of the two
+ * queues rather than their sum. Results in the order asked.
+ */
+export async function writeFormats(
+  formats: readonly ImageFormat[],
+  o: { qcow2: string; dir: string; imageName: string; virtualSize: number; pigz?: boolean; onWritten?: (f: WrittenFormat) => void },
+  opts: ExecOptions = {},
+): Promise<WrittenFormat[]> {
+  const pending: Array<Promise<WrittenFormat>> = [];
+  let raw: string | undefined;
+  let convertError: unknown;
+  try {
+    for (const format of formats) {
+      if (format === 'qcow2') continue;
+      const f = await writeFormat(format, { qcow2: o.qcow2, dir: o.dir, imageName: o.imageName, virtualSize: o.virtualSize, ...(raw ? { raw } : {}), ...(o.pigz !== undefined ? { pigz: o.pigz } : {}) }, opts);
+      if (format === 'raw') raw = f.path;
+      const t = Date.now();
+      pending.push(
+        sha256FileOffThread(f.path, opts.signal).then(async (sha256) => {
+          await writeFile(`${f.path}.sha256`, sha256sumLine(sha256, f.name));
+          const w = { ...f, sha256, hashMs: Date.now() - t };
+          o.onWritten?.(w);
+          return w;
+        }),
+      );
+    }
+  } catch (e) {
+    convertError = e;
+  }
+  // Every hash settles before this returns or throws: none may outlive the step, whose cleanup
+  // removes the directory. A conversion's error wins over a hash's.
+  const settled = await Promise.allSettled(pending);
+  if (convertError !== undefined) throw convertError;
+  return settled.map((r) => {
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
+  });
 }

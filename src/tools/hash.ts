@@ -1,6 +1,7 @@
 // SHA-256 of files (streamed) and sha256sum-compatible checksum files.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 
@@ -18,6 +19,40 @@ export function sha256File(path: string): Promise<string> {
       .on('data', (b) => h.update(b))
       .on('error', reject)
       .on('end', () => resolve(h.digest('hex')));
+  });
+}
+
+// The worker's code as a string (eval: true): the same file works from src/ under tsx and from
+// dist/, with no second entry point to resolve.
+const HASH_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const { createReadStream } = require('node:fs');
+const h = createHash('sha256');
+createReadStream(workerData.path, { highWaterMark: workerData.chunk })
+  .on('data', (b) => h.update(b))
+  .on('error', (e) => { throw e; })
+  .on('end', () => parentPort.postMessage(h.digest('hex')));
+`;
+
+/**
+ * sha256File on a worker thread: hashing is CPU-bound on the thread that reads, so two files
+ * hashed this way (or one here and one on the main thread) use two cores. Finalise hashes each
+ * image format while the next one is converted.
+ */
+export function sha256FileOffThread(path: string, signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(HASH_WORKER, { eval: true, workerData: { path, chunk: HASH_CHUNK } });
+    const abort = (): void => void w.terminate();
+    signal?.addEventListener('abort', abort, { once: true });
+    let digest: string | undefined;
+    w.once('message', (d: string) => (digest = d));
+    w.once('error', reject);
+    w.once('exit', (code) => {
+      signal?.removeEventListener('abort', abort);
+      if (digest !== undefined) resolve(digest);
+      else reject(signal?.aborted ? signal.reason : new Error(`hashing ${path}: the worker exited with code ${code}`));
+    });
   });
 }
 

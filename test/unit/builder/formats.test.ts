@@ -3,9 +3,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatFileName, gceTarArgs, parseImageFormats, roundUp, writeFormat } from '../../../src/builder/formats.js';
+import { formatFileName, gceTarArgs, parseImageFormats, roundUp, writeFormat, writeFormats } from '../../../src/builder/formats.js';
+import { sha256File, sha256FileOffThread } from '../../../src/tools/hash.js';
 import { which } from '../../../src/tools/host-tools.js';
 import { convertImageArgs, formatFromName, imageInfo } from '../../../src/tools/qemu-img.js';
 import { identifyImage, imageNames } from '../../../src/validate/discover.js';
@@ -101,4 +102,41 @@ describe('writeFormat (real qemu-img and tar)', { skip: tools ? false : 'needs q
     const head = spawnSync('sh', ['-c', `gzip -dc '${f.path}' | head -c 512 | tail -c 255 | head -c 8`], { encoding: 'latin1' });
     assert.equal(head.stdout, 'ustar  \0', 'GNU tar magic');
   });
+
+  test('writeFormats: every format with a .sha256 that sha256sum -c accepts, in the order asked, hashed off the main thread', async () => {
+    const out = join(dir, 'all');
+    mkdirSync(out);
+    const seen: string[] = [];
+    const files = await writeFormats(['qcow2', 'raw', 'vhd', 'vmdk', 'gce'], { ...o, dir: out, onWritten: (f) => seen.push(f.format) });
+    assert.deepEqual(files.map((f) => f.format), ['raw', 'vhd', 'vmdk', 'gce']);
+    assert.deepEqual([...seen].sort(), ['gce', 'raw', 'vhd', 'vmdk']);
+    for (const f of files) {
+      assert.equal(f.sha256, await sha256File(f.path), f.name);
+      const r = spawnSync('sha256sum', ['-c', `${f.name}.sha256`], { cwd: out, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+    }
+  });
+
+  test('writeFormats: a conversion that fails still lets the hashes already started finish, then throws its own error', async () => {
+    const out = join(dir, 'fail');
+    mkdirSync(out);
+    // raw converts; vhd then finds its source missing (the qcow2 path is wrong for it only).
+    let calls = 0;
+    const bad = { ...o, dir: out, get qcow2() { return calls++ === 0 ? qcow2 : join(dir, 'missing.qcow2'); } };
+    await assert.rejects(writeFormats(['raw', 'vhd'], bad), /missing\.qcow2/);
+    assert.ok(statSync(join(out, 'x.raw.sha256')).size > 64, 'the raw file\'s hash was finished and written');
+  });
 });
+
+test('sha256FileOffThread: the same digest as on the main thread; abort ends the worker', async () => {
+  const dir = tempDir();
+  const f = join(dir, 'f');
+  writeFileSync(f, Buffer.alloc(3 * 2 ** 20 + 7, 7));
+  assert.equal(await sha256FileOffThread(f), await sha256File(f));
+  const ac = new AbortController();
+  const p = sha256FileOffThread(f, ac.signal);
+  ac.abort(new Error('stop'));
+  await assert.rejects(p, /stop/);
+  await assert.rejects(sha256FileOffThread(join(dir, 'nope')), /ENOENT|exited/);
+});
+
