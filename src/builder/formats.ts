@@ -145,7 +145,7 @@ export async function writeFormat(
 
 export interface WrittenFormat extends FormatFile {
   sha256: string;
-  /** Its own conversion time plus its hash (the hash overlaps the next conversion). */
+  /** How long its hash took (it overlaps the next format's conversion); `ms` is the conversion's. */
   hashMs: number;
 }
 
