@@ -7,7 +7,7 @@
 #                  the key lives in a tmpfs directory removed on exit, never in the image
 # Each module is signed (sha256), then modinfo must name SIGNER as its signer and the module
 # must load and unload again. The certificate goes to CERT_FILE and the signer to SIGNER_FILE
-# in the image (validate's module-signer checks read them). Prints result.signed_N=NAME<TAB>
+# in the image (validate's module-signed checks read them). Prints result.signed_N=NAME<TAB>
 # PATH<TAB>SIZE<TAB>SHA256<TAB>KEY_ID and result.certificate_b64=.
 set -euo pipefail
 mode="$1" signer="$2" signer_file="$3" cert_file="$4"
