@@ -4,19 +4,20 @@ import { UsageError } from '../errors.js';
 import type { Step } from '../pipeline/step.js';
 import { GUEST_SOURCE_MOUNT, SOURCE_DISK_SERIAL, SOURCE_MOUNT_TAG, type BuildContext, type InstalledArtifact } from './context.js';
 import { timeLeftMs } from '../vm/session.js';
-import { runGuestScript } from './guest-run.js';
+import { numberedResults, runGuestScript } from './guest-run.js';
 import { payloadSpec } from './payload-spec.js';
 import { sourceDateEpoch, sourceFacts } from '../supply/source.js';
 
 /** `result.artifact_N=kind<TAB>name<TAB>path<TAB>size<TAB>sha256<TAB>vermagic` lines, in order. */
 export function parseArtifacts(results: Record<string, string>): InstalledArtifact[] {
-  return Object.keys(results)
-    .filter((k) => /^artifact_\d+$/.test(k))
-    .sort((a, b) => Number(a.slice(9)) - Number(b.slice(9)))
-    .map((k) => {
-      const [kind, name, path, size, sha256, vermagic] = results[k]!.split('\t');
-      return { kind: kind as InstalledArtifact['kind'], name: name ?? '', path: path ?? '', size: Number(size), sha256: sha256 ?? '', ...(vermagic ? { vermagic } : {}) };
-    });
+  return numberedResults(results, 'artifact').map(([kind, name, path, size, sha256, vermagic]) => ({
+    kind: kind as InstalledArtifact['kind'],
+    name: name ?? '',
+    path: path ?? '',
+    size: Number(size),
+    sha256: sha256 ?? '',
+    ...(vermagic ? { vermagic } : {}),
+  }));
 }
 
 /** The build ended without a declared artifact: which, where the script looked, what it found. */

@@ -23,6 +23,18 @@ export function parseResults(stdout: string): Record<string, string> {
   return out;
 }
 
+/** `result.PREFIX_N=a<TAB>b...` lines as rows of fields, in N's order (not the lines' order). */
+export function numberedResults(results: Record<string, string>, prefix: string): string[][] {
+  const re = new RegExp(`^${prefix}_(\\d+)$`);
+  return Object.keys(results)
+    .flatMap((k) => {
+      const m = re.exec(k);
+      return m ? [{ n: Number(m[1]), fields: results[k]!.split('\t') }] : [];
+    })
+    .sort((a, b) => a.n - b.n)
+    .map((r) => r.fields);
+}
+
 export async function runGuestScript(
   target: SshTarget,
   script: string,

@@ -6,7 +6,7 @@ import { GuestError } from '../errors.js';
 import { shellQuote } from '../tools/ssh.js';
 import { generatedSigner, IMAGE_CERTIFICATE_FILE, IMAGE_SIGNER_FILE, signingMaterial } from '../supply/signing.js';
 import type { BuildContext, InstalledArtifact } from './context.js';
-import { runGuestScript } from './guest-run.js';
+import { numberedResults, runGuestScript } from './guest-run.js';
 
 export interface SignedModule {
   name: string;
@@ -24,13 +24,7 @@ export interface SigningFacts {
 
 /** `result.signed_N=NAME<TAB>PATH<TAB>SIZE<TAB>SHA256<TAB>KEY_ID` lines, in order. */
 export function parseSigned(results: Record<string, string>): Array<SignedModule & { size: number }> {
-  return Object.keys(results)
-    .filter((k) => /^signed_\d+$/.test(k))
-    .sort((a, b) => Number(a.slice(7)) - Number(b.slice(7)))
-    .map((k) => {
-      const [name = '', path = '', size = '0', sha256 = '', keyId = ''] = results[k]!.split('\t');
-      return { name, path, size: Number(size), sha256, keyId };
-    });
+  return numberedResults(results, 'signed').map(([name = '', path = '', size = '0', sha256 = '', keyId = '']) => ({ name, path, size: Number(size), sha256, keyId }));
 }
 
 /** The artifacts with each signed module's new size and digest (signing appends to the file). */
