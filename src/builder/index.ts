@@ -13,6 +13,8 @@ import { assertVmBuildTarget, prepareStep } from './prepare.js';
 import { UsageError } from '../errors.js';
 import { inputsRecord, planParts } from './inputs.js';
 import { knownBaseSha256, publishedState } from './up-to-date.js';
+import { addFormats, missingFormats } from './add-formats.js';
+import type { ImageFormat } from './formats.js';
 import { buildSeed } from './seed.js';
 import { baseImageStep } from './base-image.js';
 import { sourceShareStep } from './source-share.js';
@@ -30,8 +32,10 @@ export interface BuildResult {
   timings: StepTiming[];
   /** Empty when nothing ran (upToDate). */
   logDir: string;
-  /** True: the published image already had this build's inputs; nothing was written or started. */
+  /** True: the published image already had this build's inputs; no VM was started. */
   upToDate?: boolean;
+  /** Formats asked for that the up-to-date image lacked, written from it (builder/add-formats.ts). */
+  addedFormats?: { formats: ImageFormat[]; ms: number };
 }
 
 export function buildSteps(stageTimes: Record<string, number>): Step<BuildContext>[] {
@@ -118,7 +122,20 @@ export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOpti
     const inputs = inputsRecord(parts, (await knownBaseSha256(plan, { signal: opts.signal })) ?? null);
     const published = await publishedState(plan.outputDir, imageName, inputs);
     if (published.state === 'up-to-date') {
-      return { artifacts: published.artifacts, timings: [], logDir: '', upToDate: true };
+      const missing = await missingFormats(plan.outputDir, published.manifest, plan.formats);
+      if (!missing.length) return { artifacts: published.artifacts, timings: [], logDir: '', upToDate: true };
+      // Only the formats: everything else this build would make is published already.
+      const added = await addFormats({
+        outputDir: plan.outputDir,
+        buildDir: plan.buildDir,
+        variantName: plan.variantName,
+        imageName,
+        manifestPath: published.artifacts.manifestJson,
+        formats: missing,
+        signal: opts.signal,
+        onInfo: (message) => opts.emit({ type: 'info', step: 'add-formats', message }),
+      });
+      return { artifacts: { ...published.artifacts, formats: added.formats }, timings: [], logDir: '', upToDate: true, addedFormats: { formats: missing, ms: added.ms } };
     }
     if (published.state === 'stale') {
       // Like mkosi and Packer, a published image is never replaced unasked: it may have shipped.

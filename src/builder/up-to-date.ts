@@ -19,6 +19,7 @@ import { sha256File } from '../tools/hash.js';
 import type { Artifacts } from './context.js';
 import type { ImageManifest } from './manifest.js';
 import { changedParts, type InputsRecord } from './inputs.js';
+import { published } from './add-formats.js';
 
 /**
  * The sha256 of the base this build would use, when it can be known without building or
@@ -41,7 +42,7 @@ export async function knownBaseSha256(plan: Pick<BuildPlan, 'base' | 'cacheDir' 
 
 export type PublishedState =
   | { state: 'absent' }
-  | { state: 'up-to-date'; artifacts: Artifacts; checks: 'cheap' | 'rehashed' }
+  | { state: 'up-to-date'; artifacts: Artifacts; checks: 'cheap' | 'rehashed'; manifest: ImageManifest }
   /** Exists, but is not this build's image: why says what differs or does not verify. */
   | { state: 'stale'; why: string };
 
@@ -97,6 +98,7 @@ export async function publishedState(outputDir: string, imageName: string, input
   return {
     state: 'up-to-date',
     checks: v.rehashed ? 'rehashed' : 'cheap',
+    manifest: m,
     artifacts: {
       image,
       imageSha256: m.files.image.sha256,
@@ -104,6 +106,7 @@ export async function publishedState(outputDir: string, imageName: string, input
       compressed: join(outputDir, m.files.compressed.name),
       compressedSha256: m.files.compressed.sha256,
       compressedSize: m.files.compressed.size,
+      ...(m.files.formats?.length ? { formats: published(outputDir, m.files.formats) } : {}),
       manifestJson: jsonPath,
       manifestText,
     },

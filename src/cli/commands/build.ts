@@ -63,7 +63,9 @@ Examples:
 
 An image whose manifest records the same inputs digest (source tree, config, payload, variant,
 version, package set, base image sha256, vexfs-image's version and code, guest/ scripts) and whose
-files match their sizes and .sha256 files is up to date: "up to date: PATH", exit 0, nothing written.
+files match their sizes and .sha256 files is up to date: "up to date: PATH", exit 0, nothing written,
+no VM started. A --format it was not published with is then written from it (and added to its
+manifest and provenance) instead of a rebuild.
 An existing image with other inputs is refused (exit 2, naming what changed), never replaced
 unasked: pass --force to rebuild it, or a new --version.`,
     )
@@ -75,6 +77,7 @@ unasked: pass --force to rebuild it, or a new --version.`,
         if (o.json) ctx.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         else if (r.upToDate) {
           ctx.stderr.write(`up to date: ${r.artifacts.image}\n`);
+          if (r.addedFormats) ctx.stderr.write(`added ${r.addedFormats.formats.join(', ')} from it in ${(r.addedFormats.ms / 1000).toFixed(1)} s (manifest and provenance updated)\n`);
           ctx.stdout.write(`${r.artifacts.image}\n`);
         } else {
           ctx.stderr.write(`image: ${r.artifacts.image} (${formatBytes(r.artifacts.imageSize)}, gzip ${formatBytes(r.artifacts.compressedSize)}); logs: ${r.logDir}\n`);
