@@ -17,28 +17,19 @@ import { silentSink } from '../../../src/pipeline/events.js';
 import { fakeDeps } from '../ci/fakes.js';
 
 const BIN = join(PACKAGE_ROOT, 'bin', 'vexfs-image');
-const DIST_MAIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
-
-/** The newest modification time of any file under dir. */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
-  return t;
-}
 
 /**
- * How each case runs the CLI: the compiled dist/ when it is newer than every source file (npm test
- * builds it first), since tsx with its cache off (it would write to TMPDIR) compiles the whole CLI
- * for every one of ~100 cases: ~3 s a case, 247 s for the table in one CI run. Else the bin (tsx),
- * which is never stale.
+ * The bin runs the compiled dist/ when it is newer than every source file (npm test builds it
+ * first): tsx with its cache off (it would write to TMPDIR) compiled the whole CLI for every one
+ * of ~100 cases, ~3 s a case.
  */
-const CLI: string[] = existsSync(DIST_MAIN) && statSync(DIST_MAIN).mtimeMs > newest(join(PACKAGE_ROOT, 'src')) ? [process.execPath, DIST_MAIN] : [BIN];
+const CLI: string[] = [BIN];
 const SPY = new URL('./fixtures/spawn-spy.mjs', import.meta.url).pathname;
 const FAKE_TOOLS = [
   'qemu-system-x86_64', 'qemu-img', 'ssh', 'ssh-keygen', 'scp', 'mmdebstrap', 'cloud-localds', 'genisoimage', 'mkisofs', 'xorriso',
   'mke2fs', 'mkfs.ext4', 'sfdisk', 'setpriv', 'sudo', 'apt-get', 'dpkg-query', 'git', 'mount', 'umount', 'nproc', 'gzip', 'pigz', 'sh', 'flock', 'curl',
 ];
-const WRAPPER_NEEDS = ['bash', 'dirname', 'readlink'];
+const WRAPPER_NEEDS = ['bash', 'dirname', 'readlink', 'find'];
 const HEX = 'ab'.repeat(32);
 
 let root = '';
