@@ -75,6 +75,9 @@ export function newBuildContext(plan: Readonly<BuildPlan>, profile: VmProfile, n
     discard: true,
     // apt in the VM (bases from elsewhere get the toolchain from cloud-init's packages:).
     network: 'full',
+    // One login, every later command a channel through it: a build runs ~10 commands, and under
+    // TCG each login costs the guest a key exchange and a session start (~1-2 s).
+    master: true,
     // --timeout covers everything in the VM, counted from power-on.
     bootTimeoutMs: plan.timeoutS * 1000,
     timeoutHint: `pass a larger --timeout, e.g. --timeout ${plan.timeoutS * 2}`,
