@@ -10,7 +10,7 @@ import { CheckSchema } from '../../../src/config/schema.js';
 import { UsageError } from '../../../src/errors.js';
 import { qemuArgs, type VmSpec } from '../../../src/tools/qemu.js';
 import { identifyImage } from '../../../src/validate/discover.js';
-import { LOCKDOWN_REFUSAL, loadedModules, profileForImage, secureBootChecks } from '../../../src/validate/secure-boot.js';
+import { loadedModules, UNSIGNED_REFUSALS, profileForImage, secureBootChecks } from '../../../src/validate/secure-boot.js';
 import { parseProfile, parseProfiles, profileFor, profileLabel, resolveHardware } from '../../../src/vm/profile.js';
 import { fakeBin, tempDir } from '../../helpers/fs.js';
 
@@ -110,7 +110,7 @@ describe('Secure Boot checks', () => {
     fakeBin(bin, 'rmmod', 'exit 0');
     fakeBin(bin, 'dmesg', `cat ${dir}/dmesg 2>/dev/null; true`);
     fakeBin(bin, 'insmod', insmodRefuses
-      ? `cp "$1" ${dir}/inserted.ko; echo "${LOCKDOWN_REFUSAL}; see man kernel_lockdown.7" >> ${dir}/dmesg; echo "insmod: ERROR: could not insert module $1: Operation not permitted" >&2; exit 1`
+      ? `cp "$1" ${dir}/inserted.ko; echo "[ 9.1] ${UNSIGNED_REFUSALS[0]}" >> ${dir}/dmesg; echo "insmod: ERROR: could not insert module $1: Key was rejected by service" >&2; exit 1`
       : `cp "$1" ${dir}/inserted.ko; exit 0`);
     const check = secureBootChecks(payloadChecks).find((c) => c.id === 'secure-boot-unsigned-refused');
     assert.ok(check && check.type === 'command');
@@ -123,7 +123,8 @@ describe('Secure Boot checks', () => {
   test('the script cuts the signature off exactly and passes only when insmod is refused with the lockdown message', () => {
     const refused = runRefusal(tempDir('vexfs-sb-'), true);
     assert.equal(refused.status, 0, refused.out);
-    assert.match(refused.out, /insmod refused the unsigned copy: .*Operation not permitted/);
+    assert.match(refused.out, /insmod refused the unsigned copy: .*Key was rejected by service/);
+    assert.match(refused.out, /Loading of unsigned module is rejected/);
     const loaded = runRefusal(tempDir('vexfs-sb-'), false);
     assert.equal(loaded.status, 1);
     assert.match(loaded.out, /the unsigned copy of scratchfs was loaded/);
