@@ -12,12 +12,13 @@ import type { ExecOptions } from '../tools/exec.js';
 import { which } from '../tools/host-tools.js';
 import { DISK_LAYOUT, makeBootableRawDisk } from './disk.js';
 import { removeTree } from './safe-remove.js';
+import { secureBootEspFiles, SIGNED_BOOT_PACKAGES } from './secure-boot-esp.js';
 import type { DebianPreset } from './presets.js';
 
 export const DEBIAN_GUEST_DIR = join(GUEST_DIR, 'base', 'debian');
 
 /** Bump when the build procedure changes in a way the recipe fields do not show. */
-export const RECIPE_VERSION = 2;
+export const RECIPE_VERSION = 3;
 
 /** The virtual size the base is stored with; consumers grow their overlay (default 10 GiB). */
 export const BASE_DISK_BYTES = 3 * 1024 * 1024 * 1024;
@@ -42,6 +43,8 @@ export const DEBIAN_BASE_PACKAGES: readonly string[] = [
   'e2fsprogs',
   'grub-pc-bin',
   'grub-efi-amd64-bin',
+  // UEFI Secure Boot: Debian's shim and signed GRUB on the ESP (secure-boot-esp.ts).
+  ...SIGNED_BOOT_PACKAGES,
   'ca-certificates',
   'iproute2',
   'netbase',
@@ -185,6 +188,7 @@ export async function buildDebianBase(recipe: DebianRecipe, outImage: string, wo
     const mmdebstrapMs = Date.now() - t;
     t = Date.now();
     onInfo?.('assembling the disk (GPT by sfdisk, mke2fs -d, ESP by mkfs.fat + mtools, GRUB for BIOS and UEFI)');
+    const espFiles = await secureBootEspFiles(rootDir, uuid, workDir);
     await makeBootableRawDisk(
       {
         image: raw,
@@ -195,6 +199,7 @@ export async function buildDebianBase(recipe: DebianRecipe, outImage: string, wo
         coreImgPath: join(rootDir, 'boot/grub/i386-pc/core.img'),
         efiImgPath: join(rootDir, 'boot/grub/x86_64-efi/core.efi'),
         espVolumeId: randomBytes(4).toString('hex'),
+        ...(espFiles ? { espFiles } : {}),
       },
       exec,
     );
@@ -207,5 +212,6 @@ export async function buildDebianBase(recipe: DebianRecipe, outImage: string, wo
   } finally {
     await removeTree(rootDir);
     await rm(raw, { force: true });
+    await rm(join(workDir, 'esp-grub.cfg'), { force: true });
   }
 }

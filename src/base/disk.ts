@@ -128,6 +128,11 @@ export interface RawDiskInput {
   coreImgPath: string;
   /** GRUB's x86_64-efi image: copied to the ESP's removable path. */
   efiImgPath: string;
+  /**
+   * The ESP's files instead ([host path, path on the ESP]): the Secure Boot chain (secure-boot-esp.ts),
+   * shim at the removable path with Debian's signed GRUB beside it.
+   */
+  espFiles?: ReadonlyArray<[string, string]>;
   /** The ESP's FAT serial number (8 hex digits). */
   espVolumeId: string;
 }
@@ -140,7 +145,7 @@ export async function makeBootableRawDisk(i: RawDiskInput, opts: ExecOptions = {
   await makeExt4(rootFs({ image: i.image, rootDir: i.rootDir, uuid: i.uuid, label: 'root', layout }), opts);
   await makeFatWithFiles(
     { image: i.image, offsetSectors: ESP.startSector, sizeKiB: (ESP.sectors * SECTOR) / 1024, label: 'EFI', volumeId: i.espVolumeId },
-    [[i.efiImgPath, EFI_REMOVABLE_PATH]],
+    i.espFiles ?? [[i.efiImgPath, EFI_REMOVABLE_PATH]],
     opts,
   );
   await installBiosBootloader(i.image, await readFile(i.bootImgPath), await readFile(i.coreImgPath));

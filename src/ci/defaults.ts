@@ -7,6 +7,7 @@ import { buildImage } from '../builder/index.js';
 import { profileFor } from '../vm/profile.js';
 import { identifyImage } from '../validate/discover.js';
 import { validateImage } from '../validate/image.js';
+import { profileForImage } from '../validate/secure-boot.js';
 import { resolveCheckList, VALIDATE_DEFAULTS } from '../validate/index.js';
 import type { CiDeps, ValidateSetup } from './context.js';
 import type { ValidateFn } from './variant-run.js';
@@ -23,14 +24,16 @@ export interface ValidateTuning {
 
 export function makeValidate(setup: ValidateSetup, tuning: ValidateTuning = VALIDATE_DEFAULTS): ValidateFn {
   const checks = resolveCheckList({ checks: setup.config.baseChecks, userChecks: setup.config.checks });
-  return (image, o) =>
-    validateImage(identifyImage(image.path, { variant: image.variant, version: image.version }), {
+  return (image, o) => {
+    const target = identifyImage(image.path, { variant: image.variant, version: image.version });
+    return validateImage(target, {
       checks,
       bootTimeoutS: tuning.bootTimeoutS,
       sshTimeoutS: tuning.sshTimeoutS,
       // A matrix row's profile (ci --profile), else the default one as always.
+      // (secureboot: with the just-built image's module certificate to enrol.)
       profile: o.profile
-        ? profileFor(setup.accel, o.profile.choice.memoryMb, o.profile.choice.cpus, process.env, o.profile.hardware)
+        ? profileForImage(profileFor(setup.accel, o.profile.choice.memoryMb, o.profile.choice.cpus, process.env, o.profile.hardware), target)
         : profileFor(setup.accel, tuning.memoryMb, setup.cpus ?? tuning.cpus),
       ...(o.profile ? { profileLabel: o.profile.label } : {}),
       workDir: join(setup.buildDir, 'validate'),
@@ -42,6 +45,7 @@ export function makeValidate(setup: ValidateSetup, tuning: ValidateTuning = VALI
       signal: o.signal,
       emit: o.emit,
     });
+  };
 }
 
 export function realDeps(tuning: ValidateTuning = VALIDATE_DEFAULTS): CiDeps {

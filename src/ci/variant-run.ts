@@ -8,7 +8,7 @@ import type { ImageResult } from '../report/model.js';
 import type { BuildResult } from '../builder/index.js';
 import { imageBaseName } from '../builder/context.js';
 import { errorMessage } from '../ui/format.js';
-import type { Hardware, ProfileChoice } from '../vm/profile.js';
+import type { CompleteChoice, Hardware } from '../vm/profile.js';
 import type { ImageRecord, TimelineSpan } from './manifest.js';
 
 export type BuildFn = (plan: Readonly<BuildPlan>, opts: { signal: AbortSignal; emit: EventSink }) => Promise<BuildResult>;
@@ -22,7 +22,7 @@ export interface ValidateTarget {
 /** One row of ci's validation matrix (--profile): the VM profile's choice and its report name. */
 export interface MatrixProfile {
   label: string;
-  choice: Required<ProfileChoice>;
+  choice: CompleteChoice;
   hardware: Hardware;
 }
 

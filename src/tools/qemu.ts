@@ -13,10 +13,20 @@ export type Firmware = (typeof FIRMWARES)[number];
 export const DISK_BUSES = ['virtio-blk', 'virtio-scsi', 'nvme', 'sata'] as const;
 export type DiskBus = (typeof DISK_BUSES)[number];
 
+export const SECURE_BOOT_MODES = ['mok', 'nomok'] as const;
+export type SecureBootMode = (typeof SECURE_BOOT_MODES)[number];
+
 /** OVMF's two flash images: the code (mapped read-only) and the template of the variable store. */
 export interface UefiFirmware {
   code: string;
   varsTemplate: string;
+  /**
+   * Secure Boot firmware (OVMF's secboot build with Microsoft's keys enrolled): the machine
+   * gets SMM and a secure flash, without which that build refuses to run.
+   */
+  secureBoot?: boolean;
+  /** Certificates (PEM or DER files) written into the VM's variable store as shim's MokList. */
+  mokCertificates?: readonly string[];
 }
 
 /** The virtual hardware of a VM (resolved once per run by src/vm/profile.ts). */
@@ -25,6 +35,8 @@ export interface VmProfile {
   firmware: Firmware;
   /** Set when firmware is uefi: the host's OVMF files. */
   uefi?: UefiFirmware;
+  /** UEFI Secure Boot (firmware uefi): `mok` enrols the image's module certificate, `nomok` does not. */
+  secureBoot?: SecureBootMode;
   /** -cpu value: TCG_CPU (or VEXFS_IMAGE_TCG_CPU) under TCG, `host` under KVM. */
   cpuModel: string;
   /** The boot disk's bus; other drives (seed, source disk) stay virtio-blk. */
@@ -108,12 +120,16 @@ export function qemuArgs(spec: VmSpec): string[] {
   // profile keeps q35's AHCI controller: its boot disk hangs off it.
   const p = spec.profile;
   const sata = p.diskBus === 'sata' ? '' : ',sata=off';
-  const machine = `${p.machine}${sata},smbus=off,vmport=off${p.accel === 'kvm' ? ',accel=kvm' : ''}`;
+  const smm = p.firmware === 'uefi' && p.uefi?.secureBoot ? ',smm=on' : '';
+  const machine = `${p.machine}${sata},smbus=off,vmport=off${smm}${p.accel === 'kvm' ? ',accel=kvm' : ''}`;
   const a: string[] = ['-name', spec.name, '-machine', machine, '-nodefaults', '-display', 'none'];
   if (p.firmware === 'uefi') {
     if (!p.uefi || !spec.uefiVars) throw new VexfsImageError('E_VM_SPEC', 'a UEFI VM needs the OVMF code and its own copy of the variable store');
     // OVMF's code read-only, the VM's own variable store writable (boot entries it records).
     a.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${p.uefi.code}`, '-drive', `if=pflash,format=raw,unit=1,file=${spec.uefiVars}`);
+    // Only code running in SMM may write the variable store: what makes Secure Boot's keys
+    // (and MokList) something the guest OS cannot change.
+    if (p.uefi.secureBoot) a.push('-global', 'driver=cfi.pflash01,property=secure,value=on');
   }
   if (p.accel === 'tcg') a.push('-accel', 'tcg,thread=multi');
   a.push('-cpu', p.cpuModel);

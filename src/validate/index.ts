@@ -14,6 +14,7 @@ import { completeChoice, profileFor, profileLabel, resolveHardware, resolveVmPro
 import { loadBuiltinChecks, mergeChecks } from './checks.js';
 import { identifyImage, resolveImagePaths, type ImageTarget } from './discover.js';
 import { validateImage } from './image.js';
+import { profileForImage } from './secure-boot.js';
 
 export const VALIDATE_DEFAULTS = Object.freeze({
   ...VM_DEFAULTS,
@@ -122,7 +123,8 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
     ? targets.flatMap((target) =>
         matrix.map(({ choice, hardware }) => {
           const p = profileFor(accel, choice.memoryMb, choice.cpus, opts.env, hardware);
-          return { target, profile: p, label: profileLabel(p) };
+          // secureboot: the image's certificate to enrol, found now (exit 2 before any VM).
+          return { target, profile: profileForImage(p, target), label: profileLabel(p) };
         }),
       )
     : targets.map((target) => ({ target, profile }));

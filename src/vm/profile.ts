@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { assertReady, doctor, type DoctorReport } from '../doctor.js';
 import { PreconditionError, UsageError } from '../errors.js';
-import { DISK_BUSES, FIRMWARES, TCG_CPU, type Accel, type DiskBus, type Firmware, type UefiFirmware, type VmProfile } from '../tools/qemu.js';
+import { DISK_BUSES, FIRMWARES, SECURE_BOOT_MODES, TCG_CPU, type Accel, type DiskBus, type Firmware, type SecureBootMode, type UefiFirmware, type VmProfile } from '../tools/qemu.js';
 
 export type { VmProfile };
 
@@ -14,6 +14,8 @@ export interface Hardware {
   diskBus: DiskBus;
   /** Host OVMF files: required when firmware is uefi (findOvmf). */
   uefi?: UefiFirmware;
+  /** UEFI Secure Boot (uefi holds the secboot firmware then). */
+  secureBoot?: SecureBootMode;
 }
 
 export const DEFAULT_HARDWARE: Readonly<Hardware> = Object.freeze({ firmware: 'bios', diskBus: 'virtio-blk' });
@@ -24,7 +26,7 @@ export interface ProfileRequest {
   /** Where the accelerator probe's result is cached. */
   cacheDir: string;
   /** Firmware and boot disk bus (default bios, virtio-blk). */
-  hardware?: Partial<Pick<Hardware, 'firmware' | 'diskBus'>>;
+  hardware?: Partial<Pick<Hardware, 'firmware' | 'diskBus' | 'secureBoot'>>;
   env?: NodeJS.ProcessEnv;
   /** Host tools the caller needs besides QEMU (checked with the same report). */
   tools?: readonly string[];
@@ -55,6 +57,7 @@ export function profileFor(accel: Accel, memoryMb: number, cpus: number, env: No
     machine: 'q35',
     firmware: hw.firmware,
     ...(hw.firmware === 'uefi' ? { uefi: hw.uefi } : {}),
+    ...(hw.firmware === 'uefi' && hw.secureBoot ? { secureBoot: hw.secureBoot } : {}),
     cpuModel: accel === 'tcg' ? env.VEXFS_IMAGE_TCG_CPU || TCG_CPU : 'host',
     diskBus: hw.diskBus,
     memoryMb,
@@ -106,10 +109,35 @@ export function findOvmf(env: NodeJS.ProcessEnv = process.env): UefiFirmware {
   });
 }
 
+/**
+ * Debian's ovmf package: the Secure Boot build (SMM, secure flash) and a variable store with
+ * Microsoft's KEK and UEFI CA in db (which signed Debian's shim) and Secure Boot on.
+ * VEXFS_IMAGE_OVMF_SECBOOT_CODE and VEXFS_IMAGE_OVMF_SECBOOT_VARS name other files.
+ */
+export const OVMF_SECBOOT_CANDIDATES: ReadonlyArray<UefiFirmware> = Object.freeze([
+  { code: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd', varsTemplate: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd', secureBoot: true },
+]);
+
+/** The host's Secure Boot OVMF files, or bad input (exit 2, before anything starts). */
+export function findOvmfSecureBoot(env: NodeJS.ProcessEnv = process.env): UefiFirmware {
+  const override = env.VEXFS_IMAGE_OVMF_SECBOOT_CODE || env.VEXFS_IMAGE_OVMF_SECBOOT_VARS;
+  const candidates = override ? [{ code: env.VEXFS_IMAGE_OVMF_SECBOOT_CODE ?? '', varsTemplate: env.VEXFS_IMAGE_OVMF_SECBOOT_VARS ?? '', secureBoot: true }] : OVMF_SECBOOT_CANDIDATES;
+  const found = candidates.find((c) => existsSync(c.code) && existsSync(c.varsTemplate));
+  if (found) return found;
+  const looked = candidates.map((c) => `${c.code || '(VEXFS_IMAGE_OVMF_SECBOOT_CODE unset)'} + ${c.varsTemplate || '(VEXFS_IMAGE_OVMF_SECBOOT_VARS unset)'}`).join(', ');
+  throw new UsageError(`a secureboot profile needs OVMF's Secure Boot firmware and Microsoft-key variable store, which are not installed: none of ${looked} exists (Debian package ovmf)`, {
+    hint: 'install the Debian package ovmf (apt-get install ovmf), or set VEXFS_IMAGE_OVMF_SECBOOT_CODE and VEXFS_IMAGE_OVMF_SECBOOT_VARS',
+  });
+}
+
 /** Hardware from a partial choice: defaults filled in, OVMF found for uefi (before anything starts). */
-export function resolveHardware(h: Partial<Pick<Hardware, 'firmware' | 'diskBus'>>, env: NodeJS.ProcessEnv = process.env): Hardware {
+export function resolveHardware(h: Partial<Pick<Hardware, 'firmware' | 'diskBus' | 'secureBoot'>>, env: NodeJS.ProcessEnv = process.env): Hardware {
   const firmware = h.firmware ?? DEFAULT_HARDWARE.firmware;
   const diskBus = h.diskBus ?? DEFAULT_HARDWARE.diskBus;
+  if (h.secureBoot) {
+    if (firmware !== 'uefi') throw new UsageError(`Secure Boot needs UEFI firmware, not ${firmware}`);
+    return { firmware, diskBus, uefi: findOvmfSecureBoot(env), secureBoot: h.secureBoot };
+  }
   return firmware === 'uefi' ? { firmware, diskBus, uefi: findOvmf(env) } : { firmware, diskBus };
 }
 
@@ -124,9 +152,14 @@ export const IMAGE_MIN_MEMORY_MB = 512;
 export interface ProfileChoice {
   firmware: Firmware;
   diskBus: DiskBus;
+  /** `secureboot` (implies uefi): the image's module certificate enrolled; `secureboot=nomok`: not. */
+  secureBoot?: SecureBootMode;
   memoryMb?: number;
   cpus?: number;
 }
+
+/** A choice with memory and vCPUs filled in (Secure Boot stays optional). */
+export type CompleteChoice = Required<Omit<ProfileChoice, 'secureBoot'>> & Pick<ProfileChoice, 'secureBoot'>;
 
 const MEMORY_RE = /^(\d+)\s*(m|mb|mib|g|gb|gib)?$/i;
 const CPUS_RE = /^(\d+)\s*(cpus?|vcpus?)$/i;
@@ -171,21 +204,27 @@ export function parseProfile(text: string, what = '--profile'): ProfileChoice {
       set('diskBus', lower as DiskBus, word);
     } else if (key === 'memory' || key === 'mem' || (key === undefined && MEMORY_RE.test(value) && /[a-z]$/i.test(value))) {
       set('memoryMb', parseMemory(value, what), word);
+    } else if (key === 'secureboot' || (key === undefined && lower === 'secureboot')) {
+      const mode = key === undefined ? 'mok' : lower;
+      if (!(SECURE_BOOT_MODES as readonly string[]).includes(mode)) throw new UsageError(`${what}: unknown secureboot mode ${JSON.stringify(value)}: give ${SECURE_BOOT_MODES.join(' or ')} (mok enrols the image's module certificate)`);
+      set('secureBoot', mode as SecureBootMode, word);
     } else if (key === 'cpus' || key === 'vcpus') {
       set('cpus', parseCpus(value, what), word);
     } else if (key === undefined && CPUS_RE.test(value)) {
       set('cpus', parseCpus(CPUS_RE.exec(value)![1]!, what), word);
     } else {
       throw new UsageError(
-        `${what}: unknown profile value ${JSON.stringify(word)}: give a firmware (${FIRMWARES.join(', ')}), a disk bus (${DISK_BUSES.join(', ')}), a memory size (512M, 2G) or vCPUs (2cpu), or key=value (firmware, bus, memory, cpus)`,
+        `${what}: unknown profile value ${JSON.stringify(word)}: give a firmware (${FIRMWARES.join(', ')}, or secureboot), a disk bus (${DISK_BUSES.join(', ')}), a memory size (512M, 2G) or vCPUs (2cpu), or key=value (firmware, bus, memory, cpus)`,
       );
     }
   }
-  return { firmware: out.firmware ?? DEFAULT_HARDWARE.firmware, diskBus: out.diskBus ?? DEFAULT_HARDWARE.diskBus, ...(out.memoryMb !== undefined ? { memoryMb: out.memoryMb } : {}), ...(out.cpus !== undefined ? { cpus: out.cpus } : {}) };
+  if (out.secureBoot && out.firmware === 'bios') throw new UsageError(`${what} ${JSON.stringify(text)}: secureboot needs uefi firmware, not bios`);
+  const firmware = out.secureBoot ? 'uefi' : (out.firmware ?? DEFAULT_HARDWARE.firmware);
+  return { firmware, diskBus: out.diskBus ?? DEFAULT_HARDWARE.diskBus, ...(out.secureBoot ? { secureBoot: out.secureBoot } : {}), ...(out.memoryMb !== undefined ? { memoryMb: out.memoryMb } : {}), ...(out.cpus !== undefined ? { cpus: out.cpus } : {}) };
 }
 
 /** A profile choice with memory and vCPUs filled in, judged before any VM starts (exit 2). */
-export function completeChoice(c: ProfileChoice, defaults: { memoryMb: number; cpus: number }, what = '--profile'): Required<ProfileChoice> {
+export function completeChoice(c: ProfileChoice, defaults: { memoryMb: number; cpus: number }, what = '--profile'): CompleteChoice {
   const full = { ...c, memoryMb: c.memoryMb ?? defaults.memoryMb, cpus: c.cpus ?? defaults.cpus };
   if (full.memoryMb < IMAGE_MIN_MEMORY_MB) {
     throw new UsageError(`${what} ${profileLabel(full)}: ${full.memoryMb} MiB of memory is below the ${IMAGE_MIN_MEMORY_MB} MiB the images need (the guest would not fail, only time out): give at least ${IMAGE_MIN_MEMORY_MB}M`);
@@ -194,13 +233,14 @@ export function completeChoice(c: ProfileChoice, defaults: { memoryMb: number; c
   return full;
 }
 
-/** A profile's name in reports (JUnit classname, file names): "uefi-nvme-512m-2cpu". */
-export function profileLabel(p: Pick<VmProfile, 'firmware' | 'diskBus' | 'memoryMb' | 'cpus'>): string {
-  return `${p.firmware}-${p.diskBus}-${p.memoryMb}m-${p.cpus}cpu`;
+/** A profile's name in reports (JUnit classname, file names): "uefi-nvme-512m-2cpu", "uefi-sb-virtio-blk-2048m-2cpu". */
+export function profileLabel(p: Pick<VmProfile, 'firmware' | 'diskBus' | 'memoryMb' | 'cpus' | 'secureBoot'>): string {
+  const sb = p.secureBoot ? `-sb${p.secureBoot === 'nomok' ? '-nomok' : ''}` : '';
+  return `${p.firmware}${sb}-${p.diskBus}-${p.memoryMb}m-${p.cpus}cpu`;
 }
 
 /** Parses and completes every --profile (repeatable); duplicates are refused. */
-export function parseProfiles(texts: readonly string[], defaults: { memoryMb: number; cpus: number }, what = '--profile'): Array<Required<ProfileChoice>> {
+export function parseProfiles(texts: readonly string[], defaults: { memoryMb: number; cpus: number }, what = '--profile'): Array<CompleteChoice> {
   const out = texts.map((t) => completeChoice(parseProfile(t, what), defaults, what));
   const seen = new Set<string>();
   for (const c of out) {
@@ -213,5 +253,6 @@ export function parseProfiles(texts: readonly string[], defaults: { memoryMb: nu
 
 /** One line for logs: "tcg, q35/bios, virtio-blk, 2 vCPUs, 2048 MiB". */
 export function describeProfile(p: VmProfile): string {
-  return `${p.accel}, ${p.machine}/${p.firmware}, ${p.diskBus}, ${p.cpus} vCPUs, ${p.memoryMb} MiB`;
+  const sb = p.secureBoot ? ` (Secure Boot${p.secureBoot === 'nomok' ? ', no MOK' : ''})` : '';
+  return `${p.accel}, ${p.machine}/${p.firmware}${sb}, ${p.diskBus}, ${p.cpus} vCPUs, ${p.memoryMb} MiB`;
 }

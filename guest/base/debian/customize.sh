@@ -129,6 +129,14 @@ chroot "$root" grub-mkimage -O i386-pc -o /boot/grub/i386-pc/core.img -c /boot/g
 chroot "$root" grub-mkimage -O x86_64-efi -o /boot/grub/x86_64-efi/core.efi -c /boot/grub/load.cfg -p /boot/grub \
   fat efi_gop $grub_mods
 cp "$root/usr/lib/grub/i386-pc/boot.img" "$root/boot/grub/i386-pc/boot.img"
+# shim-signed (for Secure Boot; its binaries go to the ESP, src/base/secure-boot-esp.ts) brings
+# grub2-common, whose kernel hook would run update-grub and replace the grub.cfg above on the
+# next kernel install. Divert the hooks away (run-parts skips names with a dot).
+for hook in postinst.d postrm.d; do
+  if [ -e "$root/etc/kernel/$hook/zz-update-grub" ]; then
+    chroot "$root" dpkg-divert --local --rename --divert "/etc/kernel/$hook/zz-update-grub.vexfs-disabled" "/etc/kernel/$hook/zz-update-grub" >/dev/null
+  fi
+done
 
 # Finalise like an official cloud image.
 : > "$root/etc/machine-id"

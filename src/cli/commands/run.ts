@@ -3,6 +3,7 @@
 // progress to stderr.
 import type { Command } from 'commander';
 import { run } from '../../api.js';
+import { UsageError } from '../../errors.js';
 import { readyLines } from '../../run/connect.js';
 import { RUN_DEFAULTS } from '../../run/instance.js';
 import { DEFAULT_RUN_USER } from '../../run/names.js';
@@ -78,6 +79,8 @@ already running, 130 interrupted (the guest is powered off first).`,
       // Judged before anything starts: values, the images' least memory, OVMF on the host (exit 2).
       const choice = o.profile ? completeChoice(parseProfile(o.profile), { memoryMb: o.memory, cpus: o.cpus }) : undefined;
       if (choice) resolveHardware(choice, ctx.env);
+      // Not wired into run's session yet (the MOK enrolment lives in validate): refuse, never ignore.
+      if (choice?.secureBoot) throw new UsageError('run --profile secureboot is not supported: use validate --profile secureboot');
       // SIGHUP (a closed terminal) aborts ctx.signal like SIGINT/SIGTERM (pipeline/abort.ts).
       await run({
         image,

@@ -176,7 +176,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--work-dir <dir>', 'parent of the per-image work directories (default: $TMPDIR)')
     .option(
       '--profile <profile>',
-      'validate under this VM profile (repeatable: a matrix, one report row per image and profile): firmware bios|uefi, disk bus virtio-blk|virtio-scsi|nvme|sata, memory (512M, 2G), vCPUs (2cpu), comma-separated, e.g. uefi,nvme,512M (default: bios,virtio-blk,2G,2cpu)',
+      'validate under this VM profile (repeatable: a matrix, one report row per image and profile): firmware bios|uefi, or secureboot (UEFI Secure Boot with the image\'s module certificate enrolled as a MOK; secureboot=nomok without), disk bus virtio-blk|virtio-scsi|nvme|sata, memory (512M, 2G), vCPUs (2cpu), comma-separated, e.g. uefi,nvme,512M (default: bios,virtio-blk,2G,2cpu)',
       collectProfiles,
     )
     .option('--list-checks', 'print the checks that would run (for --variant, default every variant) and exit')

@@ -10,6 +10,7 @@ import { compileCheck, type CheckVars } from '../compile.js';
 import { ImageFailure, type ValidateContext } from '../context.js';
 import { runChecks } from '../engine.js';
 import { sshBatchExecutor } from '../guest-exec.js';
+import { secureBootChecks } from '../secure-boot.js';
 
 export const checksStep: Step<ValidateContext> = {
   name: 'checks',
@@ -22,7 +23,10 @@ export const checksStep: Step<ValidateContext> = {
     // Read with the cloud-init wait; without it kernel-log checks judge the log alone.
     if (s.taintAtReady !== undefined) vars.taint_baseline = s.taintAtReady;
     else rt.warn('could not read the kernel taint baseline (/proc/sys/kernel/tainted) with the cloud-init wait');
-    const compiled = checksForVariant(ctx.opts.checks, ctx.target.variant).map((c) => compileCheck(c, vars));
+    const defs = checksForVariant(ctx.opts.checks, ctx.target.variant);
+    // Under a secureboot profile: Secure Boot, lockdown and the modules' signatures, last.
+    if (ctx.opts.profile.secureBoot) defs.push(...secureBootChecks(defs));
+    const compiled = defs.map((c) => compileCheck(c, vars));
     const t0 = Date.now();
     const { results, fatal, batches } = await runChecks(compiled, exec, {
       defaultTimeoutMs: ctx.opts.sshTimeoutS * 1000,

@@ -1,12 +1,13 @@
 // Session step: start QEMU (the only place the tool does): the session's profile, the overlay
 // plus any extra drives, the seed, SSH forwarded from 127.0.0.1 only on a port the OS picks, QMP
 // for ACPI power-off, the serial console to a file. QEMU dies with the tool (pdeathsig).
-import { chmod, copyFile, rm } from 'node:fs/promises';
+import { chmod, copyFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from '../../tools/ports.js';
 import { Vm } from '../../tools/qemu.js';
 import type { Step } from '../../pipeline/step.js';
 import { describeProfile } from '../profile.js';
+import { certificateDer, writeVarsWithMok } from '../uefi-vars.js';
 import { serialLogOf, socketDir, type HasSession } from '../session.js';
 
 export const bootStep: Step<HasSession> = {
@@ -33,7 +34,12 @@ export const bootStep: Step<HasSession> = {
     if (uefi) {
       // Each VM its own variable store (OVMF records boot entries in it), in its 0700 directory.
       uefiVars = join(s.opts.dir, 'OVMF_VARS.fd');
-      await copyFile(uefi.varsTemplate, uefiVars);
+      if (uefi.mokCertificates?.length) {
+        // Secure Boot with our certificates as MOKs: written offline into this VM's copy.
+        const ders = await Promise.all(uefi.mokCertificates.map(async (c) => certificateDer(await readFile(c), c)));
+        await writeVarsWithMok(uefi.varsTemplate, uefiVars, ders);
+        rt.info(`variable store: MokList with ${uefi.mokCertificates.join(', ')}`);
+      } else await copyFile(uefi.varsTemplate, uefiVars);
       await chmod(uefiVars, 0o600);
     }
     s.poweredOnAt = Date.now();
