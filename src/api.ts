@@ -14,6 +14,8 @@ import { aptInstall } from './tools/apt.js';
 import { JOB_TOOLS } from './tools/host-tools.js';
 import { resolveVmProfile, type ProfileRequest } from './vm/profile.js';
 import { defaultCacheDir } from './paths.js';
+import { identifyImage } from './validate/discover.js';
+import type { Arch } from './arch.js';
 import { silentSink, type EventSink } from './pipeline/events.js';
 import { instanceSshArgs, selectInstance } from './run/connect.js';
 import { RUN_DEFAULTS, runInstance, type RunInstanceOptions, type RunOutcome } from './run/instance.js';
@@ -151,8 +153,10 @@ export function resolveRun(image: string, o: { name?: string; imagesDir: string;
 export interface RunOptions extends Partial<Omit<RunInstanceOptions, 'image' | 'name' | 'user' | 'profile' | 'signal' | 'onReady'>> {
   memoryMb?: number;
   cpus?: number;
-  /** Firmware and boot disk bus (default bios, virtio-blk). */
+  /** Firmware and boot disk bus (default bios, virtio-blk; arm64: uefi). */
   hardware?: ProfileRequest['hardware'];
+  /** The image's architecture when its sidecar .json and name do not say (default amd64). */
+  arch?: Arch;
   /** An image file, or a name in imagesDir. */
   image: string;
   name?: string;
@@ -171,11 +175,13 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
   const cacheDir = o.cacheDir ?? r.cacheDir;
   await assertNameFree(instancesRoot(cacheDir), r.name);
   const signal = signalOf(o);
+  // The image says what it is (sidecar .json, or a -arm64 name); --arch for one that does not.
+  const arch = identifyImage(r.image, o.arch ? { arch: o.arch } : {}).arch;
   const { profile } = await resolveVmProfile({
     memoryMb: o.memoryMb ?? RUN_DEFAULTS.memoryMb,
     cpus: o.cpus ?? RUN_DEFAULTS.cpus,
     cacheDir,
-    ...(o.hardware ? { hardware: o.hardware } : {}),
+    hardware: { ...o.hardware, arch },
     env,
     tools: JOB_TOOLS.run,
     signal,
