@@ -15,7 +15,7 @@ import { JOB_TOOLS } from './tools/host-tools.js';
 import { resolveVmProfile, type ProfileRequest } from './vm/profile.js';
 import { defaultCacheDir } from './paths.js';
 import { identifyImage } from './validate/discover.js';
-import type { Arch } from './arch.js';
+import { ARCHES, type Arch } from './arch.js';
 import { silentSink, type EventSink } from './pipeline/events.js';
 import { instanceSshArgs, selectInstance } from './run/connect.js';
 import { RUN_DEFAULTS, runInstance, type RunInstanceOptions, type RunOutcome } from './run/instance.js';
@@ -232,6 +232,8 @@ export interface DoctorOptions {
   refresh?: boolean;
   /** Install missing Debian packages with apt-get (as root; otherwise onInfo says the command). */
   install?: boolean;
+  /** Guest architectures to report on, each with its probe guest (default: all). */
+  arches?: readonly Arch[];
   signal?: AbortSignal;
   onInfo?(message: string): void;
 }
@@ -239,7 +241,8 @@ export interface DoctorOptions {
 /** `vexfs-image doctor`: the host tools and which accelerator really works. */
 export async function doctor(o: DoctorOptions = {}): Promise<DoctorReport> {
   const cacheDir = o.cacheDir ?? defaultCacheDir(o.env);
-  const report = await probeHost({ cacheDir, refresh: o.refresh, signal: o.signal });
+  const arches = o.arches ?? ARCHES;
+  const report = await probeHost({ cacheDir, refresh: o.refresh, signal: o.signal, arches });
   if (!o.install || !report.missingPackages.length) return report;
   if (process.getuid?.() !== 0) {
     o.onInfo?.(`not root: run this instead:\n  sudo ${report.installCommand}`);
@@ -247,5 +250,5 @@ export async function doctor(o: DoctorOptions = {}): Promise<DoctorReport> {
   }
   o.onInfo?.(`installing: ${report.missingPackages.join(' ')}`);
   await aptInstall(report.missingPackages, { signal: o.signal });
-  return probeHost({ cacheDir, refresh: o.refresh, signal: o.signal });
+  return probeHost({ cacheDir, refresh: o.refresh, signal: o.signal, arches });
 }

@@ -134,3 +134,16 @@ export function archSpec(a: Arch): ArchSpec {
 export function archFileStem(stem: string, a: Arch): string {
   return `${stem}${ARCH_SPECS[a].fileSuffix}`;
 }
+
+/** "amd64,arm64" (comma-separated or repeated): each parsed, duplicates refused (a matrix axis). */
+export function parseArchList(v: string | readonly string[], what = '--arch'): Arch[] {
+  const words = (typeof v === 'string' ? [v] : v).flatMap((x) => x.split(',')).map((w) => w.trim()).filter(Boolean);
+  if (!words.length) throw new UsageError(`${what}: no architecture given: give ${ARCHES.join(', ')}`);
+  const out: Arch[] = [];
+  for (const w of words) {
+    const a = parseArch(w, what);
+    if (out.includes(a)) throw new UsageError(`${what}: ${a} given twice`);
+    out.push(a);
+  }
+  return out;
+}

@@ -265,7 +265,7 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
   checkBaseSpec(base, { cwd, ubuntuMirror: env.VEXFS_IMAGE_UBUNTU_MIRROR });
   assertBaseArch(base, arch);
   // A foreign architecture's emulator and firmware (and qemu-user for a Debian base): exit 2 naming the packages.
-  assertArchHost(arch, isDebianPreset(base) ? ['vm', 'base'] : ['vm']);
+  assertArchHost(arch, isDebianPreset(base) ? ['vm', 'base'] : ['vm'], env);
   const dirs = {
     outputDir: checkDirArg(pick(flags.outputDir, f.output_dir, DEFAULTS.outputDir), flags.outputDir !== undefined ? '--output-dir' : 'output_dir', cwd),
     buildDir: checkDirArg(pick(flags.buildDir, f.build_dir, DEFAULTS.buildDir), flags.buildDir !== undefined ? '--build-dir' : 'build_dir', cwd),

@@ -17,22 +17,30 @@ export interface ArchHostStatus {
 }
 
 export interface ArchHostProbe {
-  which: (tool: string) => string | undefined;
+  which: (tool: string, pathEnv?: string) => string | undefined;
   exists: (path: string) => boolean;
 }
 
-const REAL: ArchHostProbe = { which: (t) => which(t), exists: existsSync };
+const REAL: ArchHostProbe = { which: (t, p) => which(t, p), exists: existsSync };
 
-export function archHostStatus(arch: Arch, probe: ArchHostProbe = REAL): ArchHostStatus {
+/** VEXFS_IMAGE_AAVMF_CODE + VEXFS_IMAGE_AAVMF_VARS: other firmware files for arm64 (like OVMF's variables for amd64). */
+export function uefiCandidates(arch: Arch, env: NodeJS.ProcessEnv = process.env): readonly FirmwareFiles[] {
+  const s = archSpec(arch);
+  if (arch === 'arm64' && (env.VEXFS_IMAGE_AAVMF_CODE || env.VEXFS_IMAGE_AAVMF_VARS)) return [{ code: env.VEXFS_IMAGE_AAVMF_CODE ?? '', varsTemplate: env.VEXFS_IMAGE_AAVMF_VARS ?? '' }];
+  return s.uefiCandidates;
+}
+
+export function archHostStatus(arch: Arch, probe: ArchHostProbe = REAL, env: NodeJS.ProcessEnv = process.env): ArchHostStatus {
   const s = archSpec(arch);
   const items: ArchHostStatus['items'] = [];
-  for (const { tool, pkg } of s.vmHostPackages) items.push({ what: tool, found: Boolean(probe.which(tool)), pkg, need: 'vm' });
-  const firmware = s.uefiCandidates.find((c) => probe.exists(c.code) && probe.exists(c.varsTemplate));
+  for (const { tool, pkg } of s.vmHostPackages) items.push({ what: tool, found: Boolean(probe.which(tool, env.PATH)), pkg, need: 'vm' });
+  const candidates = uefiCandidates(arch, env);
+  const firmware = candidates.find((c) => c.code && c.varsTemplate && probe.exists(c.code) && probe.exists(c.varsTemplate));
   // amd64 boots with SeaBIOS when there is no OVMF: its firmware is only needed for uefi profiles.
   if (!s.firmwares.includes('bios')) {
-    items.push({ what: `UEFI firmware (${s.uefiCandidates.map((c) => c.code).join(' or ')})`, found: Boolean(firmware), pkg: s.uefiPackage, need: 'vm' });
+    items.push({ what: `UEFI firmware ${candidates.map((c) => c.code || '(VEXFS_IMAGE_AAVMF_CODE unset)').join(' or ')}`, found: Boolean(firmware), pkg: s.uefiPackage, need: 'vm' });
   }
-  for (const { tool, pkg } of s.baseHostPackages) items.push({ what: tool, found: Boolean(probe.which(tool)), pkg, need: 'base' });
+  for (const { tool, pkg } of s.baseHostPackages) items.push({ what: tool, found: Boolean(probe.which(tool, env.PATH)), pkg, need: 'base' });
   return { arch, items, ...(firmware ? { firmware } : {}) };
 }
 
@@ -40,16 +48,16 @@ export function archHostStatus(arch: Arch, probe: ArchHostProbe = REAL): ArchHos
  * Throws bad input when the host lacks what `needs` asks for this architecture. amd64's QEMU is
  * left to doctor's check (a precondition, as it always was); a foreign one is named here.
  */
-export function assertArchHost(arch: Arch, needs: readonly ArchNeed[], probe: ArchHostProbe = REAL): ArchHostStatus {
-  const st = archHostStatus(arch, probe);
+export function assertArchHost(arch: Arch, needs: readonly ArchNeed[], env: NodeJS.ProcessEnv = process.env, probe: ArchHostProbe = REAL): ArchHostStatus {
+  const st = archHostStatus(arch, probe, env);
   if (arch === 'amd64') return st;
   const missing = st.items.filter((i) => !i.found && needs.includes(i.need));
   if (missing.length) {
-    const pkgs = [...new Set(missing.map((m) => m.pkg))];
+    // Every package the job needs for this architecture, so one apt-get line fixes it.
     const all = [...new Set(st.items.filter((i) => needs.includes(i.need)).map((i) => i.pkg))];
-    throw new UsageError(`--arch ${arch} needs ${missing.map((m) => `${m.what} (Debian package ${m.pkg})`).join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not installed`, {
-      hint: `apt-get install -y ${all.join(' ')}  (missing: ${pkgs.join(' ')})`,
-    });
+    throw new UsageError(
+      `${arch} guests need ${missing.map((m) => `${m.what} (Debian package ${m.pkg})`).join(', ')}, not installed: apt-get install -y ${all.join(' ')}`,
+    );
   }
   return st;
 }

@@ -140,7 +140,7 @@ export function resolveHardware(h: HardwareChoice, env: NodeJS.ProcessEnv = proc
   if (!a.firmwares.includes(firmware)) throw new UsageError(`${arch} guests boot with ${a.firmwares.join(' or ')} only (QEMU's ${a.machine} machine has no ${firmware})`);
   if (!a.diskBuses.includes(diskBus)) throw new UsageError(`${arch} guests cannot use the ${diskBus} disk bus (QEMU's ${a.machine} machine has no controller for it): give one of ${a.diskBuses.join(', ')}`);
   if (arch === DEFAULT_ARCH) return firmware === 'uefi' ? { firmware, diskBus, uefi: findOvmf(env) } : { firmware, diskBus };
-  const host = assertArchHost(arch, ['vm']);
+  const host = assertArchHost(arch, ['vm'], env);
   return { arch, firmware, diskBus, uefi: host.firmware! };
 }
 

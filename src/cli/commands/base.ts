@@ -77,7 +77,7 @@ Examples:
       const arch = parseArch(opts.arch);
       assertBaseArch(opts.distro, arch);
       // A Debian base for arm64 is built through qemu-user: its host packages, before anything is written.
-      if (parseBaseSpec(opts.distro).kind === 'debian') assertArchHost(arch, ['base']);
+      if (parseBaseSpec(opts.distro).kind === 'debian') assertArchHost(arch, ['base'], ctx.env);
       const r = await base({
         distro: opts.distro,
         cacheDir,
