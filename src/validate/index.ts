@@ -98,15 +98,16 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
   const paths = resolveImagePaths(opts.images ?? [], imagesDir, cwd);
   const targets = paths.map((p) => identifyImage(p, { variant: opts.variant, version: opts.version, ...(opts.arch ? { arch: opts.arch } : {}) }));
   const checks = resolveCheckList(opts);
+  // Each image boots as its own architecture (its sidecar .json or file name says which): its
+  // emulator and firmware judged before any tool runs (exit 2 naming the Debian packages).
+  const arches = [...new Set(targets.map((t) => t.arch))];
+  const archHw = new Map(arches.map((a) => [a, resolveHardware({ arch: a }, opts.env)]));
   // Backing chains judged before any VM starts: nothing outside the image's directory or the cache.
   for (const t of targets) await checkImageChain(t.path, { cacheDir: opts.cacheDir ?? defaultCacheDir() }, { signal });
 
   const memoryMb = opts.memoryMb ?? VALIDATE_DEFAULTS.memoryMb;
   const cpus = opts.cpus ?? VALIDATE_DEFAULTS.cpus;
-  // Each image boots as its own architecture (its sidecar .json or file name says which). The
-  // matrix and each architecture's emulator and firmware are judged before the accelerator is probed.
-  const arches = [...new Set(targets.map((t) => t.arch))];
-  const archHw = new Map(arches.map((a) => [a, resolveHardware({ arch: a }, opts.env)]));
+  // The matrix judged (memory, firmware on the host, per architecture) before the accelerator is probed.
   const matrix = (opts.profiles ?? []).map((c) => {
     const full = completeChoice(c, { memoryMb, cpus });
     return { choice: full, hardware: new Map(arches.map((a) => [a, resolveHardware({ ...full, arch: a }, opts.env)])) };
