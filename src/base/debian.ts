@@ -181,6 +181,7 @@ export async function buildDebianBase(recipe: DebianRecipe, outImage: string, wo
         sources: debianSources(recipe),
         target: rootDir,
         dpkgOpts: [join(DEBIAN_GUEST_DIR, 'dpkg-excludes.cfg')],
+        setupHooks: [join(DEBIAN_GUEST_DIR, 'setup.sh')],
         customizeHooks: [join(DEBIAN_GUEST_DIR, 'customize.sh')],
       },
       {

@@ -16,6 +16,8 @@ export interface MmdebstrapSpec {
   target: string;
   /** --dpkgopt values: an option line or a file whose lines are copied into the chroot. */
   dpkgOpts?: readonly string[];
+  /** Executable scripts run as setup hooks (before any package is installed), root directory as $1. */
+  setupHooks?: readonly string[];
   /** Executable scripts run as customize hooks with the root directory as $1. */
   customizeHooks?: readonly string[];
   architecture?: string;
@@ -36,6 +38,7 @@ export function mmdebstrapArgs(spec: MmdebstrapSpec): string[] {
   a.push('--skip=check/qemu');
   if (spec.packages.length) a.push(`--include=${[...spec.packages].sort().join(',')}`);
   for (const o of spec.dpkgOpts ?? []) a.push(`--dpkgopt=${o}`);
+  for (const h of spec.setupHooks ?? []) a.push(`--setup-hook=${h}`);
   for (const h of spec.customizeHooks ?? []) a.push(`--customize-hook=${h}`);
   a.push(spec.suite, spec.target, ...spec.sources);
   return a;
