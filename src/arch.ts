@@ -25,6 +25,8 @@ export interface ArchSpec {
   grubPackages: readonly string[];
   /** GRUB platforms the base's customize hook makes images for (i386-pc: BIOS; the EFI one). */
   grubPlatforms: readonly string[];
+  /** Modules its EFI image needs besides the common ones (arm64: gzio, its vmlinuz is gzip-compressed). */
+  grubExtraModules: readonly string[];
   /** The EFI platform and where its image goes on the ESP (firmware's removable-media path). */
   grubEfiPlatform: string;
   efiRemovablePath: string;
@@ -62,6 +64,7 @@ export const ARCH_SPECS: Readonly<Record<Arch, ArchSpec>> = Object.freeze({
     grubPackages: ['grub-pc-bin', 'grub-efi-amd64-bin'],
     grubPlatforms: ['i386-pc', 'x86_64-efi'],
     grubEfiPlatform: 'x86_64-efi',
+    grubExtraModules: [],
     efiRemovablePath: 'EFI/BOOT/BOOTX64.EFI',
     console: 'ttyS0',
     firmwares: ['bios', 'uefi'],
@@ -89,6 +92,7 @@ export const ARCH_SPECS: Readonly<Record<Arch, ArchSpec>> = Object.freeze({
     grubPackages: ['grub-efi-arm64-bin'],
     grubPlatforms: ['arm64-efi'],
     grubEfiPlatform: 'arm64-efi',
+    grubExtraModules: ['gzio'],
     efiRemovablePath: 'EFI/BOOT/BOOTAA64.EFI',
     console: 'ttyAMA0',
     firmwares: ['uefi'],

@@ -171,7 +171,7 @@ describe('the arm64 base', () => {
     const hook = readFileSync(join(DEBIAN_GUEST_DIR, 'customize.sh'), 'utf8');
     for (const a of ARCHES) {
       const s = ARCH_SPECS[a];
-      const line = new RegExp(`^\\s*${a}\\) grub_platforms="${s.grubPlatforms.join(' ')}"; grub_efi=${s.grubEfiPlatform}; console=${s.console} ;;$`, 'm');
+      const line = new RegExp(`^\\s*${a}\\) grub_platforms="${s.grubPlatforms.join(' ')}"; grub_efi=${s.grubEfiPlatform}; grub_extra="${s.grubExtraModules.join(' ')}"; console=${s.console} ;;$`, 'm');
       assert.match(hook, line, `customize.sh's ${a} entry`);
     }
     assert.match(readFileSync(join(DEBIAN_GUEST_DIR, 'grub.cfg.in'), 'utf8'), /console=@CONSOLE@,115200/);

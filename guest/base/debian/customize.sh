@@ -17,10 +17,11 @@ here="$(cd "$(dirname "$0")" && pwd)"
 : "${VEXFS_SUITE:?}" "${VEXFS_ROOT_UUID:?}" "${VEXFS_MIRROR:?}" "${VEXFS_SECURITY_MIRROR:?}"
 
 # What differs per architecture (the same table as src/arch.ts): GRUB's platforms (the first a
-# BIOS one when there is BIOS), its EFI platform, the kernel's serial console.
+# BIOS one when there is BIOS), its EFI platform and extra modules, the kernel's serial console.
+# arm64's vmlinuz is a gzip-compressed Image: GRUB reads it through gzio.
 case "${VEXFS_ARCH:-amd64}" in
-  amd64) grub_platforms="i386-pc x86_64-efi"; grub_efi=x86_64-efi; console=ttyS0 ;;
-  arm64) grub_platforms="arm64-efi"; grub_efi=arm64-efi; console=ttyAMA0 ;;
+  amd64) grub_platforms="i386-pc x86_64-efi"; grub_efi=x86_64-efi; grub_extra=""; console=ttyS0 ;;
+  arm64) grub_platforms="arm64-efi"; grub_efi=arm64-efi; grub_extra="gzio"; console=ttyAMA0 ;;
   *) echo "customize.sh: unknown VEXFS_ARCH $VEXFS_ARCH" >&2; exit 1 ;;
 esac
 
@@ -139,7 +140,7 @@ if [ "$grub_efi" = x86_64-efi ]; then
   cp "$root/usr/lib/grub/i386-pc/boot.img" "$root/boot/grub/i386-pc/boot.img"
 fi
 chroot "$root" grub-mkimage -O "$grub_efi" -o "/boot/grub/$grub_efi/core.efi" -c /boot/grub/load.cfg -p /boot/grub \
-  fat efi_gop $grub_mods
+  fat efi_gop $grub_extra $grub_mods
 
 # Finalise like an official cloud image.
 : > "$root/etc/machine-id"
