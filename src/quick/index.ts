@@ -104,6 +104,7 @@ async function sourceImage(o: QuickTestOptions, info: (m: string) => void): Prom
 }
 
 export async function quickTest(o: QuickTestOptions): Promise<QuickTestResult> {
+  if (!o.image && o.plan.arch !== 'amd64') throw new UsageError(`the quick test runs amd64 only (it builds on this host and boots the kernel directly), not ${o.plan.arch}: use build and validate`);
   const busybox = o.busybox ?? DEFAULT_BUSYBOX;
   if (!existsSync(busybox)) throw new PreconditionError(`${busybox} not found: the quick test's initramfs needs a static busybox`, { hint: 'apt-get install busybox-static' });
   for (const t of ['debugfs', 'sfdisk', 'unshare', 'chroot']) if (!which(t)) throw new PreconditionError(`${t} not found`, { hint: 'apt-get install e2fsprogs fdisk util-linux coreutils' });
