@@ -242,7 +242,7 @@ export function parseProfiles(texts: readonly string[], defaults: { memoryMb: nu
   return out;
 }
 
-/** One line for logs: "tcg, q35/bios, virtio-blk, 2 vCPUs, 2048 MiB" (arm64: "arm64 tcg cortex-a57, virt/uefi, ..."). */
+/** One line for logs: "tcg, q35/bios, virtio-blk, 2 vCPUs, 2048 MiB" (arm64: "arm64 tcg, virt/uefi, ..."). */
 export function describeProfile(p: VmProfile): string {
   const arch = p.arch === DEFAULT_ARCH ? '' : `${p.arch} `;
   return `${arch}${p.accel}, ${p.machine}/${p.firmware}, ${p.diskBus}, ${p.cpus} vCPUs, ${p.memoryMb} MiB`;
