@@ -1,5 +1,5 @@
 // The probe guest of a foreign architecture (doctor): does this host's emulator really run it,
-// and how fast? arm64: 40 bytes of AArch64 code given to `-M virt` as its flash (-bios), so it
+// and how fast? arm64: 44 bytes of AArch64 code given to `-M virt` as its flash (-bios), so it
 // runs from the first instruction without firmware: it writes PROBE_MARKER to the PL011 UART and
 // powers the machine off through PSCI SYSTEM_OFF (QEMU then exits 0). Always under a deadline.
 import { rm, writeFile } from 'node:fs/promises';
