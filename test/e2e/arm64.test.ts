@@ -70,6 +70,8 @@ describe('arm64 minimal: built and validated under TCG', { skip: ENABLED ? (INST
     const report = JSON.parse(readFileSync(join(reportDir, 'validation.json'), 'utf8')) as ValidationReport;
     const [row] = report.images;
     assert.equal(row!.status, 'passed');
+    assert.equal(row!.architecture, 'arm64', 'the report row says arm64');
+    assert.match(readFileSync(join(reportDir, 'junit.xml'), 'utf8'), /<property name="architecture" value="arm64"\/>/);
     assert.equal(row!.summary.failed + row!.summary.errors, 0);
     assert.equal(row!.checks.find((c) => c.id === 'image-architecture')?.status, 'passed', 'dpkg in the guest says arm64');
     const serial = readFileSync(join(reportDir, 'logs', row!.name, 'serial.log'), 'latin1');
