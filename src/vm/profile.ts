@@ -110,10 +110,7 @@ export async function resolveVmProfile(r: ProfileRequest): Promise<ResolvedProfi
  * maintains; the 2 MiB files are kept for old VMs). VEXFS_IMAGE_OVMF_CODE and
  * VEXFS_IMAGE_OVMF_VARS name other files (another distribution's edk2 package).
  */
-export const OVMF_CANDIDATES: ReadonlyArray<UefiFirmware> = Object.freeze([
-  { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', varsTemplate: '/usr/share/OVMF/OVMF_VARS_4M.fd' },
-  { code: '/usr/share/OVMF/OVMF_CODE.fd', varsTemplate: '/usr/share/OVMF/OVMF_VARS.fd' },
-]);
+export const OVMF_CANDIDATES: ReadonlyArray<UefiFirmware> = archSpec('amd64').uefiCandidates;
 
 /** The host's OVMF files, or bad input (exit 2, before anything starts) naming the Debian package. */
 export function findOvmf(env: NodeJS.ProcessEnv = process.env): UefiFirmware {
