@@ -14,6 +14,8 @@ import { aptInstall } from './tools/apt.js';
 import { JOB_TOOLS } from './tools/host-tools.js';
 import { resolveVmProfile, type ProfileRequest } from './vm/profile.js';
 import { defaultCacheDir } from './paths.js';
+import { identifyImage } from './validate/discover.js';
+import { ARCHES, type Arch } from './arch.js';
 import { silentSink, type EventSink } from './pipeline/events.js';
 import { instanceSshArgs, selectInstance } from './run/connect.js';
 import { RUN_DEFAULTS, runInstance, type RunInstanceOptions, type RunOutcome } from './run/instance.js';
@@ -151,8 +153,10 @@ export function resolveRun(image: string, o: { name?: string; imagesDir: string;
 export interface RunOptions extends Partial<Omit<RunInstanceOptions, 'image' | 'name' | 'user' | 'profile' | 'signal' | 'onReady'>> {
   memoryMb?: number;
   cpus?: number;
-  /** Firmware and boot disk bus (default bios, virtio-blk). */
+  /** Firmware and boot disk bus (default bios, virtio-blk; arm64: uefi). */
   hardware?: ProfileRequest['hardware'];
+  /** The image's architecture when its sidecar .json and name do not say (default amd64). */
+  arch?: Arch;
   /** An image file, or a name in imagesDir. */
   image: string;
   name?: string;
@@ -171,11 +175,13 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
   const cacheDir = o.cacheDir ?? r.cacheDir;
   await assertNameFree(instancesRoot(cacheDir), r.name);
   const signal = signalOf(o);
+  // The image says what it is (sidecar .json, or a -arm64 name); --arch for one that does not.
+  const arch = identifyImage(r.image, o.arch ? { arch: o.arch } : {}).arch;
   const { profile } = await resolveVmProfile({
     memoryMb: o.memoryMb ?? RUN_DEFAULTS.memoryMb,
     cpus: o.cpus ?? RUN_DEFAULTS.cpus,
     cacheDir,
-    ...(o.hardware ? { hardware: o.hardware } : {}),
+    hardware: { ...o.hardware, arch },
     env,
     tools: JOB_TOOLS.run,
     signal,
@@ -226,6 +232,8 @@ export interface DoctorOptions {
   refresh?: boolean;
   /** Install missing Debian packages with apt-get (as root; otherwise onInfo says the command). */
   install?: boolean;
+  /** Guest architectures to report on, each with its probe guest (default: all). */
+  arches?: readonly Arch[];
   signal?: AbortSignal;
   onInfo?(message: string): void;
 }
@@ -233,7 +241,8 @@ export interface DoctorOptions {
 /** `vexfs-image doctor`: the host tools and which accelerator really works. */
 export async function doctor(o: DoctorOptions = {}): Promise<DoctorReport> {
   const cacheDir = o.cacheDir ?? defaultCacheDir(o.env);
-  const report = await probeHost({ cacheDir, refresh: o.refresh, signal: o.signal });
+  const arches = o.arches ?? ARCHES;
+  const report = await probeHost({ cacheDir, refresh: o.refresh, signal: o.signal, arches });
   if (!o.install || !report.missingPackages.length) return report;
   if (process.getuid?.() !== 0) {
     o.onInfo?.(`not root: run this instead:\n  sudo ${report.installCommand}`);
@@ -241,5 +250,5 @@ export async function doctor(o: DoctorOptions = {}): Promise<DoctorReport> {
   }
   o.onInfo?.(`installing: ${report.missingPackages.join(' ')}`);
   await aptInstall(report.missingPackages, { signal: o.signal });
-  return probeHost({ cacheDir, refresh: o.refresh, signal: o.signal });
+  return probeHost({ cacheDir, refresh: o.refresh, signal: o.signal, arches });
 }

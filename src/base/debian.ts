@@ -10,10 +10,12 @@ import { mmdebstrapVersion, runMmdebstrap } from '../tools/mmdebstrap.js';
 import { convertToQcow2 } from '../tools/qemu-img.js';
 import type { ExecOptions } from '../tools/exec.js';
 import { which } from '../tools/host-tools.js';
+import { ensureBinfmt } from '../tools/binfmt.js';
 import { DISK_LAYOUT, makeBootableRawDisk } from './disk.js';
 import { removeTree } from './safe-remove.js';
-import { secureBootEspFiles, SIGNED_BOOT_PACKAGES } from './secure-boot-esp.js';
+import { secureBootEspFiles } from './secure-boot-esp.js';
 import type { DebianPreset } from './presets.js';
+import { archFileStem, archSpec, DEFAULT_ARCH, type Arch } from '../arch.js';
 
 export const DEBIAN_GUEST_DIR = join(GUEST_DIR, 'base', 'debian');
 
@@ -29,8 +31,7 @@ export const BASE_DISK_BYTES = 3 * 1024 * 1024 * 1024;
  * resize2fs so the root grows to the overlay's size on first boot, GRUB's BIOS and UEFI
  * modules (the images are made from them; neither grub-pc nor grub-efi-amd64 is installed).
  */
-export const DEBIAN_BASE_PACKAGES: readonly string[] = [
-  'linux-image-cloud-amd64',
+const COMMON_BASE_PACKAGES: readonly string[] = [
   'systemd-sysv',
   'systemd-resolved',
   'udev',
@@ -41,21 +42,27 @@ export const DEBIAN_BASE_PACKAGES: readonly string[] = [
   'cloud-guest-utils',
   'fdisk',
   'e2fsprogs',
-  'grub-pc-bin',
-  'grub-efi-amd64-bin',
-  // UEFI Secure Boot: Debian's shim and signed GRUB on the ESP (secure-boot-esp.ts).
-  ...SIGNED_BOOT_PACKAGES,
   'ca-certificates',
   'iproute2',
   'netbase',
   'procps',
 ];
 
+/** The base's packages for an architecture: the common ones plus its kernel and GRUB images (src/arch.ts). */
+export function debianBasePackages(arch: Arch = DEFAULT_ARCH): string[] {
+  const a = archSpec(arch);
+  return [a.kernelPackage, ...COMMON_BASE_PACKAGES, ...a.grubPackages, ...a.secureBootPackages];
+}
+
+export const DEBIAN_BASE_PACKAGES: readonly string[] = debianBasePackages('amd64');
+
 export interface DebianRecipe {
   recipeVersion: number;
   tool: string;
   distro: string;
   suite: string;
+  /** Debian architecture (src/arch.ts): arm64 is built on an x86_64 host through qemu-user. */
+  architecture: Arch;
   variant: 'minbase';
   packages: string[];
   mirror: string;
@@ -73,6 +80,7 @@ export interface RecipeOptions {
   mirror?: string;
   securityMirror?: string;
   extraPackages?: readonly string[];
+  arch?: Arch;
 }
 
 export async function debianRecipe(preset: DebianPreset, opts: RecipeOptions = {}): Promise<DebianRecipe> {
@@ -81,8 +89,9 @@ export async function debianRecipe(preset: DebianPreset, opts: RecipeOptions = {
     tool: `vexfs-image ${PACKAGE_VERSION}`,
     distro: preset.name,
     suite: preset.suite,
+    architecture: opts.arch ?? DEFAULT_ARCH,
     variant: 'minbase',
-    packages: [...new Set([...DEBIAN_BASE_PACKAGES, ...(opts.extraPackages ?? [])])].sort(),
+    packages: [...new Set([...debianBasePackages(opts.arch), ...(opts.extraPackages ?? [])])].sort(),
     mirror: (opts.mirror ?? 'http://deb.debian.org/debian').replace(/\/+$/, ''),
     securityMirror: (opts.securityMirror ?? 'http://deb.debian.org/debian-security').replace(/\/+$/, ''),
     diskBytes: BASE_DISK_BYTES,
@@ -100,7 +109,7 @@ export function recipeHash(recipe: DebianRecipe): string {
 }
 
 export function recipeKey(recipe: DebianRecipe): string {
-  return `${recipe.distro}-${recipeHash(recipe).slice(0, 16)}`;
+  return `${archFileStem(recipe.distro, recipe.architecture)}-${recipeHash(recipe).slice(0, 16)}`;
 }
 
 /** SHA-256 over relative paths, modes and contents of every file under dir. */
@@ -155,6 +164,9 @@ export async function buildDebianBase(recipe: DebianRecipe, outImage: string, wo
   for (const [tool, pkg] of [['mkfs.fat', 'dosfstools'], ['mmd', 'mtools'], ['mcopy', 'mtools'], ['sfdisk', 'fdisk'], ['mke2fs', 'e2fsprogs']] as const) {
     if (!which(tool)) throw new PreconditionError(`${tool} is not installed (needed to assemble the base's disk)`, { hint: `apt-get install ${pkg}` });
   }
+  const arch = archSpec(recipe.architecture);
+  // A foreign architecture's maintainer scripts run under qemu-user (binfmt_misc), on the host.
+  if (recipe.architecture !== 'amd64') await ensureBinfmt(arch.uname, exec);
   const rootDir = join(workDir, 'root');
   const raw = join(workDir, 'disk.raw');
   const uuid = randomUUID();
@@ -164,11 +176,13 @@ export async function buildDebianBase(recipe: DebianRecipe, outImage: string, wo
     await runMmdebstrap(
       {
         suite: recipe.suite,
+        architecture: arch.debian,
         variant: recipe.variant,
         packages: recipe.packages,
         sources: debianSources(recipe),
         target: rootDir,
         dpkgOpts: [join(DEBIAN_GUEST_DIR, 'dpkg-excludes.cfg')],
+        setupHooks: [join(DEBIAN_GUEST_DIR, 'setup.sh')],
         customizeHooks: [join(DEBIAN_GUEST_DIR, 'customize.sh')],
       },
       {
@@ -179,6 +193,7 @@ export async function buildDebianBase(recipe: DebianRecipe, outImage: string, wo
           // once per package, and a pyenv or similar shim first in PATH costs ~0.5 s each.
           PATH: `/usr/sbin:/usr/bin:/sbin:/bin:${exec.env?.PATH ?? process.env.PATH ?? ''}`,
           VEXFS_SUITE: recipe.suite,
+          VEXFS_ARCH: arch.debian,
           VEXFS_ROOT_UUID: uuid,
           VEXFS_MIRROR: recipe.mirror,
           VEXFS_SECURITY_MIRROR: recipe.securityMirror,
@@ -187,7 +202,8 @@ export async function buildDebianBase(recipe: DebianRecipe, outImage: string, wo
     );
     const mmdebstrapMs = Date.now() - t;
     t = Date.now();
-    onInfo?.('assembling the disk (GPT by sfdisk, mke2fs -d, ESP by mkfs.fat + mtools, GRUB for BIOS and UEFI)');
+    const bios = arch.grubPlatforms.includes('i386-pc');
+    onInfo?.(`assembling the disk (GPT by sfdisk, mke2fs -d, ESP by mkfs.fat + mtools, GRUB for ${bios ? 'BIOS and ' : ''}UEFI)`);
     const espFiles = await secureBootEspFiles(rootDir, uuid, workDir);
     await makeBootableRawDisk(
       {
@@ -195,9 +211,9 @@ export async function buildDebianBase(recipe: DebianRecipe, outImage: string, wo
         rootDir,
         uuid,
         diskBytes: recipe.diskBytes,
-        bootImgPath: join(rootDir, 'boot/grub/i386-pc/boot.img'),
-        coreImgPath: join(rootDir, 'boot/grub/i386-pc/core.img'),
-        efiImgPath: join(rootDir, 'boot/grub/x86_64-efi/core.efi'),
+        ...(bios ? { bootImgPath: join(rootDir, 'boot/grub/i386-pc/boot.img'), coreImgPath: join(rootDir, 'boot/grub/i386-pc/core.img') } : {}),
+        efiImgPath: join(rootDir, `boot/grub/${arch.grubEfiPlatform}/core.efi`),
+        efiRemovablePath: arch.efiRemovablePath,
         espVolumeId: randomBytes(4).toString('hex'),
         ...(espFiles ? { espFiles } : {}),
       },

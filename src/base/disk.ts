@@ -124,10 +124,13 @@ export interface RawDiskInput {
   rootDir: string;
   uuid: string;
   diskBytes: number;
-  bootImgPath: string;
-  coreImgPath: string;
-  /** GRUB's x86_64-efi image: copied to the ESP's removable path. */
+  /** GRUB's i386-pc boot.img and core.img; absent for an architecture without BIOS (arm64). */
+  bootImgPath?: string;
+  coreImgPath?: string;
+  /** GRUB's EFI image: copied to the ESP's removable path. */
   efiImgPath: string;
+  /** Where on the ESP (default EFI_REMOVABLE_PATH, x86_64's; arm64's is EFI/BOOT/BOOTAA64.EFI). */
+  efiRemovablePath?: string;
   /**
    * The ESP's files instead ([host path, path on the ESP]): the Secure Boot chain (secure-boot-esp.ts),
    * shim at the removable path with Debian's signed GRUB beside it.
@@ -145,10 +148,11 @@ export async function makeBootableRawDisk(i: RawDiskInput, opts: ExecOptions = {
   await makeExt4(rootFs({ image: i.image, rootDir: i.rootDir, uuid: i.uuid, label: 'root', layout }), opts);
   await makeFatWithFiles(
     { image: i.image, offsetSectors: ESP.startSector, sizeKiB: (ESP.sectors * SECTOR) / 1024, label: 'EFI', volumeId: i.espVolumeId },
-    i.espFiles ?? [[i.efiImgPath, EFI_REMOVABLE_PATH]],
+    i.espFiles ?? [[i.efiImgPath, i.efiRemovablePath ?? EFI_REMOVABLE_PATH]],
     opts,
   );
-  await installBiosBootloader(i.image, await readFile(i.bootImgPath), await readFile(i.coreImgPath));
+  // Without BIOS images the BIOS boot partition stays empty: one layout for every architecture.
+  if (i.bootImgPath && i.coreImgPath) await installBiosBootloader(i.image, await readFile(i.bootImgPath), await readFile(i.coreImgPath));
   // Nothing written after the table may have touched it (the backup GPT sits after the root).
   await verifyPartitionTable(i.image, opts);
 }

@@ -14,6 +14,7 @@ import { assertPlainFileName } from './file-name.js';
 import { inspectLocalImage } from './local.js';
 import { parseBaseSpec, parseSha256Sums, type BaseSource } from './presets.js';
 import { removeTree } from './safe-remove.js';
+import type { Arch } from '../arch.js';
 
 export { BaseCache } from './cache.js';
 export { DEFAULT_DISTRO, PRESET_NAMES, parseBaseSpec } from './presets.js';
@@ -33,6 +34,8 @@ export interface ResolveBaseOptions {
   rebuild?: boolean;
   env?: NodeJS.ProcessEnv;
   debian?: RecipeOptions;
+  /** The guest architecture (default amd64): a Debian preset is built for it. */
+  arch?: Arch;
   /**
    * Return with the base's shared "in use" lock held (ResolvedBase.inUse): a build passes true and
    * releases it when it ends, so `cache prune` and rebuilds leave the base its overlay is backed
@@ -79,12 +82,14 @@ export async function resolveSource(src: BaseSource, opts: ResolveBaseOptions): 
     const recipe = await debianRecipe(src.preset, {
       mirror: env.VEXFS_IMAGE_DEBIAN_MIRROR,
       securityMirror: env.VEXFS_IMAGE_DEBIAN_SECURITY_MIRROR,
+      ...(opts.arch ? { arch: opts.arch } : {}),
       ...opts.debian,
     });
     const key = recipeKey(recipe);
     return cached(cache, key, opts, 'debian', src.preset.name, async (stage) => {
       const started = Date.now();
       const file = 'base.qcow2';
+      opts.onInfo?.(`building ${key} (${recipe.architecture})`);
       const t = await buildDebianBase(recipe, join(stage, file), stage, { ...exec, onInfo: opts.onInfo });
       const info = await imageInfo(join(stage, file), exec);
       return {

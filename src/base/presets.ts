@@ -92,3 +92,10 @@ export function parseSha256Sums(text: string): Map<string, string> {
   }
   return out;
 }
+
+/** Ubuntu presets name amd64 files: another architecture's base is a Debian preset, a URL or a path. */
+export function assertBaseArch(spec: string, arch: string): void {
+  if (arch !== 'amd64' && Object.hasOwn(UBUNTU_PRESETS, spec)) {
+    throw new UsageError(`${spec} is an amd64 cloud image: for --arch ${arch} use ${Object.keys(DEBIAN_PRESETS).join(' or ')}, or a URL or path of an ${arch} image`);
+  }
+}

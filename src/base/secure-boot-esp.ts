@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EFI_REMOVABLE_PATH } from './disk.js';
+import { archSpec } from '../arch.js';
 
 /** Where the Debian packages shim-signed and grub-efi-amd64-signed put the signed binaries. */
 export const SIGNED_BOOT_FILES = Object.freeze({
@@ -18,8 +19,8 @@ export const SIGNED_BOOT_FILES = Object.freeze({
   grub: 'usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed',
 });
 
-/** The Debian packages that bring them (in DEBIAN_BASE_PACKAGES). */
-export const SIGNED_BOOT_PACKAGES: readonly string[] = ['shim-signed', 'grub-efi-amd64-signed'];
+/** The Debian packages that bring them (amd64's base packages, src/arch.ts). */
+export const SIGNED_BOOT_PACKAGES: readonly string[] = archSpec('amd64').secureBootPackages;
 
 export function espGrubCfg(rootUuid: string): string {
   return [

@@ -4,9 +4,9 @@
 // was published with stay as they are; the new files are made in a hidden partial directory and
 // renamed in, the provenance and the manifests last, so a run killed half-way leaves the image
 // as it was (at worst with a finished format file its manifest does not list yet).
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { acquireLock } from '../base/lock.js';
 import { UsageError } from '../errors.js';
 import { makeOwnedDir, removeOrphans } from '../tools/owned-dir.js';
@@ -56,7 +56,8 @@ const sha256 = (data: string): string => createHash('sha256').update(data).diges
 
 export interface AddFormatsInput {
   outputDir: string;
-  buildDir: string;
+  /** The build's own lock (builder/prepare.ts): neither a build of this variant nor another format run beside this one. */
+  lockFile: string;
   variantName: string;
   imageName: string;
   manifestPath: string;
@@ -68,9 +69,9 @@ export interface AddFormatsInput {
 /** Writes the missing formats beside the published image; returns their artifacts and the manifest's new format list. */
 export async function addFormats(i: AddFormatsInput): Promise<{ formats: NonNullable<Artifacts['formats']>; ms: number }> {
   const t0 = Date.now();
-  // The build's own lock: neither a build of this variant nor another format run beside this one.
-  const lock = await acquireLock(join(i.buildDir, `.vm-${i.variantName}.lock`), { mode: 'exclusive', timeoutMs: 0, purpose: `add formats to ${i.imageName}` });
-  if (!lock) throw new UsageError(`another build of ${i.variantName} is running in ${i.buildDir}`, { hint: 'wait for it, or pass another --build-dir' });
+  await mkdir(dirname(i.lockFile), { recursive: true });
+  const lock = await acquireLock(i.lockFile, { mode: 'exclusive', timeoutMs: 0, purpose: `add formats to ${i.imageName}` });
+  if (!lock) throw new UsageError(`another build of ${i.variantName} is running in ${dirname(i.lockFile)}`, { hint: 'wait for it, or pass another --build-dir' });
   const dir = join(i.outputDir, partialDirName(i.imageName, process.pid));
   try {
     await removeOrphans(i.outputDir, isPartialDirName);

@@ -16,6 +16,7 @@ export const baseImageStep: Step<BuildContext> = {
       logFile: rt.logFile,
       onInfo: rt.info,
       debian: { extraPackages: preinstall },
+      arch: ctx.plan.arch,
       // A shared lock for the build's whole life: `cache prune` (exclusive) cannot remove it.
       hold: true,
     });

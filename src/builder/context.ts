@@ -5,6 +5,7 @@ import type { HasSession, VmSession } from '../vm/session.js';
 import type { InputParts } from './inputs.js';
 import type { SupplyFacts } from '../supply/inventory.js';
 import type { SigningFacts } from './sign.js';
+import { archFileStem, DEFAULT_ARCH, type Arch } from '../arch.js';
 
 export const BUILD_USER = 'vexfs';
 export const SOURCE_MOUNT_TAG = 'vexfs_source';
@@ -79,8 +80,9 @@ export interface BuildContext extends HasSession {
   artifacts?: Artifacts;
 }
 
-export function imageBaseName(variant: string, version: string): string {
-  return `vexfs-${variant}-${version}`;
+/** vexfs-<variant>-<version>, with -arm64 for arm64 (amd64's names are as they always were). */
+export function imageBaseName(variant: string, version: string, arch: Arch = DEFAULT_ARCH): string {
+  return archFileStem(`vexfs-${variant}-${version}`, arch);
 }
 
 /** Where finalise stages a build's files inside the output directory, before it renames them in. */

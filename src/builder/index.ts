@@ -9,8 +9,9 @@ import { accessSeedStep, bootStep, newSession, overlayStep, powerOffStep, resolv
 import { BUILD_USER, imageBaseName, type Artifacts, type BuildContext } from './context.js';
 import { JOB_TOOLS } from '../tools/host-tools.js';
 import { assertFreeSpace, type SpaceNeed } from '../tools/free-space.js';
-import { assertVmBuildTarget, prepareStep } from './prepare.js';
+import { assertVmBuildTarget, buildLockPath, prepareStep } from './prepare.js';
 import { UsageError } from '../errors.js';
+import { archFileStem } from '../arch.js';
 import { inputsRecord, planParts } from './inputs.js';
 import { knownBaseSha256, publishedState } from './up-to-date.js';
 import { addFormats, missingFormats } from './add-formats.js';
@@ -61,11 +62,14 @@ export function buildSteps(stageTimes: Record<string, number>): Step<BuildContex
   ];
 }
 
+/** Per architecture too (amd64's name as before): an arm64 and an amd64 build of a variant may run side by side. */
+export const buildVmDir = (plan: Pick<BuildPlan, 'buildDir' | 'variantName' | 'arch'>): string => join(plan.buildDir, `vm-${archFileStem(plan.variantName, plan.arch)}`);
+
 export function newBuildContext(plan: Readonly<BuildPlan>, profile: VmProfile, now = new Date()): BuildContext {
-  const vmDir = join(plan.buildDir, `vm-${plan.variantName}`);
+  const vmDir = buildVmDir(plan);
   const stamp = now.toISOString().replace(/[:.]/g, '-');
   const session = newSession({
-    name: `vexfs-build-${plan.variantName}`,
+    name: `vexfs-build-${imageBaseName(plan.variantName, plan.version, plan.arch)}`,
     profile,
     dir: vmDir,
     cacheDir: plan.cacheDir,
@@ -90,7 +94,7 @@ export function newBuildContext(plan: Readonly<BuildPlan>, profile: VmProfile, n
     startedAt: now,
     vmDir,
     logDir: join(plan.buildDir, 'logs', `${plan.variantName}-${stamp}`),
-    imageName: imageBaseName(plan.variantName, plan.version),
+    imageName: imageBaseName(plan.variantName, plan.version, plan.arch),
     session,
     toolVersions: {},
     guest: {},
@@ -118,7 +122,7 @@ export interface BuildImageOptions {
 export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOptions): Promise<BuildResult> {
   // Bad input before anything is probed, written or started.
   assertVmBuildTarget(plan.sourceDir, plan.payload);
-  const imageName = imageBaseName(plan.variantName, plan.version);
+  const imageName = imageBaseName(plan.variantName, plan.version, plan.arch);
   // The inputs digest, before anything is written or booted; an image with the same one is kept.
   const parts = await planParts(plan);
   if (!plan.force) {
@@ -130,7 +134,7 @@ export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOpti
       // Only the formats: everything else this build would make is published already.
       const added = await addFormats({
         outputDir: plan.outputDir,
-        buildDir: plan.buildDir,
+        lockFile: buildLockPath(plan.buildDir, buildVmDir(plan)),
         variantName: plan.variantName,
         imageName,
         manifestPath: published.artifacts.manifestJson,
@@ -147,7 +151,7 @@ export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOpti
   }
   envSourceDateEpoch(process.env);
   await assertFreeSpace(buildSpaceNeeds(plan));
-  const { profile, report } = await resolveVmProfile({ memoryMb: plan.memoryMb, cpus: plan.cpus, cacheDir: plan.cacheDir, tools: JOB_TOOLS.build, signal: opts.signal });
+  const { profile, report } = await resolveVmProfile({ memoryMb: plan.memoryMb, cpus: plan.cpus, cacheDir: plan.cacheDir, tools: JOB_TOOLS.build, hardware: { arch: plan.arch }, signal: opts.signal });
   const ctx = newBuildContext(plan, profile);
   ctx.inputParts = parts;
   for (const t of report.tools) if (t.version) ctx.toolVersions[t.name] = t.version;

@@ -3,12 +3,15 @@ import { PACKAGE_VERSION } from '../paths.js';
 import type { BuildContext, InstalledArtifact } from './context.js';
 import { inputsRecord, type InputsRecord } from './inputs.js';
 import type { SupplyRecord } from '../supply/index.js';
+import type { Arch } from '../arch.js';
 
 export interface ImageManifest {
   schema: 'vexfs-image/manifest@1';
   name: string;
   variant: string;
   version: string;
+  /** Debian architecture of the image (amd64, arm64). */
+  architecture: Arch;
   build_date: string;
   tool: { name: 'vexfs-image'; version: string; host_tools: Record<string, string> };
   accelerator: string | undefined;
@@ -50,6 +53,7 @@ export function buildManifest(ctx: BuildContext, files: ManifestFiles, stageTime
     name: ctx.imageName,
     variant: ctx.plan.variantName,
     version: ctx.plan.version,
+    architecture: ctx.plan.arch,
     build_date: ctx.startedAt.toISOString(),
     tool: { name: 'vexfs-image', version: PACKAGE_VERSION, host_tools: ctx.toolVersions },
     accelerator: ctx.session.opts.profile.accel,
@@ -83,6 +87,7 @@ export function manifestText(m: ImageManifest): string {
     `Image:            ${m.files.image.name}`,
     `Variant:          ${m.variant}`,
     `VexFS version:    ${m.version}`,
+    `Architecture:     ${m.architecture}`,
     `Build date:       ${m.build_date}`,
     `Base image:       ${m.base.spec} (sha256 ${m.base.sha256})`,
     `Preinstalled:     ${m.base.preinstalled_packages.length ? m.base.preinstalled_packages.join(' ') : 'none (apt in the build VM)'}`,

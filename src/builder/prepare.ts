@@ -2,7 +2,7 @@
 // is resolved, see index.ts), the build's VM directory, the source commit.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { gitHead } from '../tools/git.js';
 import type { Step } from '../pipeline/step.js';
@@ -52,6 +52,9 @@ export function assertOutputFree(plan: Pick<BuildContext['plan'], 'outputDir' | 
   }
 }
 
+/** The lock one build of a variant (per architecture) holds in its build directory: beside the VM directory it guards. */
+export const buildLockPath = (buildDir: string, vmDir: string): string => join(buildDir, `.${basename(vmDir)}.lock`);
+
 export const prepareStep: Step<BuildContext> = {
   name: 'environment',
   title: 'Environment setup',
@@ -62,7 +65,7 @@ export const prepareStep: Step<BuildContext> = {
     // build dies, SIGKILL included); a second one is refused, not run beside it.
     // The lock file stays (removing it would let a third build lock a new file of the same name);
     // hidden, beside the VM directory it guards.
-    const lock = await acquireLock(join(ctx.plan.buildDir, `.vm-${ctx.plan.variantName}.lock`), { mode: 'exclusive', timeoutMs: 0, purpose: `build ${ctx.plan.variantName}` });
+    const lock = await acquireLock(buildLockPath(ctx.plan.buildDir, ctx.vmDir), { mode: 'exclusive', timeoutMs: 0, purpose: `build ${ctx.plan.variantName}` });
     if (!lock) throw new UsageError(`another build of ${ctx.plan.variantName} is running in ${ctx.plan.buildDir}`, { hint: 'wait for it, or pass another --build-dir' });
     ctx.vmDirLock = lock;
     if (existsSync(ctx.vmDir)) rt.info(`removing what an earlier build left in ${ctx.vmDir}`);

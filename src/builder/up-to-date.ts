@@ -26,7 +26,7 @@ import { published } from './add-formats.js';
  * downloading anything: a cached Debian base's recorded digest (resolveBase re-hashes it before
  * a build uses it), a download's published digest, a local file's hash. undefined: not cached.
  */
-export async function knownBaseSha256(plan: Pick<BuildPlan, 'base' | 'cacheDir' | 'preinstall'>, opts: { env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {}): Promise<string | undefined> {
+export async function knownBaseSha256(plan: Pick<BuildPlan, 'base' | 'cacheDir' | 'preinstall'> & Partial<Pick<BuildPlan, 'arch'>>, opts: { env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {}): Promise<string | undefined> {
   const env = opts.env ?? process.env;
   const src = parseBaseSpec(plan.base, { ubuntuMirror: env.VEXFS_IMAGE_UBUNTU_MIRROR });
   if (src.kind === 'local') return sha256File(src.path);
@@ -35,7 +35,7 @@ export async function knownBaseSha256(plan: Pick<BuildPlan, 'base' | 'cacheDir' 
     if (!src.checksumsUrl) return undefined;
     return parseSha256Sums(await fetchText(src.checksumsUrl, { signal: opts.signal })).get(src.fileName);
   }
-  const recipe = await debianRecipe(src.preset, { mirror: env.VEXFS_IMAGE_DEBIAN_MIRROR, securityMirror: env.VEXFS_IMAGE_DEBIAN_SECURITY_MIRROR, extraPackages: plan.preinstall });
+  const recipe = await debianRecipe(src.preset, { mirror: env.VEXFS_IMAGE_DEBIAN_MIRROR, securityMirror: env.VEXFS_IMAGE_DEBIAN_SECURITY_MIRROR, extraPackages: plan.preinstall, ...(plan.arch ? { arch: plan.arch } : {}) });
   const entry = await new BaseCache(plan.cacheDir).readEntry(recipeKey(recipe));
   return entry?.sha256;
 }

@@ -5,6 +5,7 @@ import type { DoctorReport } from '../doctor.js';
 import type { EventSink } from '../pipeline/events.js';
 import type { ValidationReport } from '../report/model.js';
 import type { Accel } from '../tools/qemu.js';
+import type { Arch } from '../arch.js';
 import type { CiInputs } from './inputs.js';
 import type { CiManifest, ImageRecord } from './manifest.js';
 import type { notify as defaultNotify } from './notify.js';
@@ -25,6 +26,8 @@ export interface CiOptions {
   buildFlags: Omit<BuildFlags, 'variant' | 'version' | 'outputDir'>;
   /** --version */
   version?: string;
+  /** --arch: every variant built for each (the matrix's architecture axis); absent: the config's or amd64. */
+  arches?: readonly Arch[];
   notifyUrl?: string;
   /** Cores to share between --jobs VMs (default: os.availableParallelism()). */
   hostCpus?: number;

@@ -4,7 +4,14 @@
 import { join } from 'node:path';
 import { doctor } from '../doctor.js';
 import { buildImage } from '../builder/index.js';
-import { profileFor } from '../vm/profile.js';
+import { DEFAULT_HARDWARE, profileFor, resolveHardware, type Hardware } from '../vm/profile.js';
+import { DEFAULT_ARCH, type Arch } from '../arch.js';
+
+/** amd64's hardware as given; another architecture's resolved for it (its machine, firmware). */
+function archHardware(hw: Hardware, arch: Arch | undefined): Hardware {
+  if (!arch || arch === DEFAULT_ARCH) return hw;
+  return resolveHardware({ arch, diskBus: hw.diskBus, ...(hw.firmware === 'uefi' ? { firmware: 'uefi' } : {}) });
+}
 import { identifyImage } from '../validate/discover.js';
 import { validateImage } from '../validate/image.js';
 import { profileForImage } from '../validate/secure-boot.js';
@@ -25,16 +32,16 @@ export interface ValidateTuning {
 export function makeValidate(setup: ValidateSetup, tuning: ValidateTuning = VALIDATE_DEFAULTS): ValidateFn {
   const checks = resolveCheckList({ checks: setup.config.baseChecks, userChecks: setup.config.checks });
   return (image, o) => {
-    const target = identifyImage(image.path, { variant: image.variant, version: image.version });
+    const target = identifyImage(image.path, { variant: image.variant, version: image.version, ...(image.arch ? { arch: image.arch } : {}) });
     return validateImage(target, {
       checks,
       bootTimeoutS: tuning.bootTimeoutS,
       sshTimeoutS: tuning.sshTimeoutS,
-      // A matrix row's profile (ci --profile), else the default one as always.
-      // (secureboot: with the just-built image's module certificate to enrol.)
+      // A matrix row's profile (ci --profile), else the default one as always; on the image's
+      // architecture (secureboot: with the just-built image's module certificate to enrol).
       profile: o.profile
-        ? profileForImage(profileFor(setup.accel, o.profile.choice.memoryMb, o.profile.choice.cpus, process.env, o.profile.hardware), target)
-        : profileFor(setup.accel, tuning.memoryMb, setup.cpus ?? tuning.cpus),
+        ? profileForImage(profileFor(setup.accel, o.profile.choice.memoryMb, o.profile.choice.cpus, process.env, archHardware(o.profile.hardware, image.arch)), target)
+        : profileFor(setup.accel, tuning.memoryMb, setup.cpus ?? tuning.cpus, process.env, archHardware(DEFAULT_HARDWARE, image.arch)),
       ...(o.profile ? { profileLabel: o.profile.label } : {}),
       workDir: join(setup.buildDir, 'validate'),
       noCleanup: setup.noCleanup,

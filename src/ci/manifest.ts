@@ -3,6 +3,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckSummary } from '../report/model.js';
+import { archFileStem, DEFAULT_ARCH, type Arch } from '../arch.js';
+
+/** A record's key in a run and across merged shards: the variant, with -arm64 for arm64. */
+export const recordKey = (r: Pick<ImageRecord, 'variant' | 'architecture'>): string => archFileStem(r.variant, r.architecture ?? DEFAULT_ARCH);
 
 export const CI_MANIFEST_FILE = 'build-manifest.json';
 export const CI_MANIFEST_SCHEMA = 'vexfs-image/ci-manifest@1';
@@ -42,7 +46,9 @@ export type VariantStatus = 'passed' | 'build-failed' | 'validation-failed' | 'c
 
 export interface ImageRecord {
   variant: string;
-  /** vexfs-<variant>-<version> */
+  /** The image's architecture (absent in shards from before it was recorded: amd64). */
+  architecture?: Arch;
+  /** vexfs-<variant>-<version>, with -arm64 for arm64 */
   name: string;
   version: string;
   status: VariantStatus;

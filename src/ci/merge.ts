@@ -13,7 +13,7 @@ import { buildReport, type ImageResult, type ValidationReport } from '../report/
 import { formatDuration } from '../ui/format.js';
 import { collectLogs, LAYOUT, prepareArtifactsDir } from './artifacts.js';
 import { readChecksums, verifyChecksums, writeChecksums, type ChecksumEntry } from './checksums.js';
-import { CI_MANIFEST_SCHEMA, readManifest, writeManifest, type CiManifest, type ImageRecord, type StageRecord } from './manifest.js';
+import { CI_MANIFEST_SCHEMA, readManifest, recordKey, writeManifest, type CiManifest, type ImageRecord, type StageRecord } from './manifest.js';
 import { buildPayload, notify as defaultNotify } from './notify.js';
 import { writeReports, type ReportFiles } from './reports.js';
 import { checkShardTree } from './shard-files.js';
@@ -113,13 +113,14 @@ export async function mergeShards(opts: MergeOptions): Promise<MergeResult> {
       throw new UsageError(`ci merge: ${e instanceof Error ? e.message : String(e)}`, { hint: 'each shard must be the --artifacts-dir of a `vexfs-image ci` run' });
     }
   }
-  // One variant, one shard; one commit and one version across the matrix.
+  // One variant and architecture, one shard; one commit and one version across the matrix.
   const owner = new Map<string, string>();
   for (const s of shards) {
     for (const i of s.manifest.images) {
-      const prev = owner.get(i.variant);
-      if (prev) throw new UsageError(`ci merge: variant ${i.variant} is in two shards: ${prev} and ${s.dir}`, { hint: 'give each matrix job its own --variant' });
-      owner.set(i.variant, s.dir);
+      const key = recordKey(i);
+      const prev = owner.get(key);
+      if (prev) throw new UsageError(`ci merge: variant ${key} is in two shards: ${prev} and ${s.dir}`, { hint: 'give each matrix job its own --variant (and --arch)' });
+      owner.set(key, s.dir);
     }
   }
   const distinct = (f: (m: CiManifest) => string | null): string[] => [...new Set(shards.map((s) => f(s.manifest) ?? 'unknown'))];

@@ -9,7 +9,11 @@ import type { BuildResult } from '../builder/index.js';
 import { imageBaseName } from '../builder/context.js';
 import { errorMessage } from '../ui/format.js';
 import type { CompleteChoice, Hardware } from '../vm/profile.js';
-import type { ImageRecord, TimelineSpan } from './manifest.js';
+import { recordKey, type ImageRecord, type TimelineSpan } from './manifest.js';
+import { archFileStem, DEFAULT_ARCH, type Arch } from '../arch.js';
+
+/** A plan's key among a run's records: the variant, with -arm64 for arm64 (as recordKey). */
+export const planKey = (p: Pick<BuildPlan, 'variantName' | 'arch'>): string => archFileStem(p.variantName, p.arch);
 
 export type BuildFn = (plan: Readonly<BuildPlan>, opts: { signal: AbortSignal; emit: EventSink }) => Promise<BuildResult>;
 
@@ -17,6 +21,7 @@ export interface ValidateTarget {
   path: string;
   variant: string;
   version: string;
+  arch?: Arch;
 }
 
 /** One row of ci's validation matrix (--profile): the VM profile's choice and its report name. */
@@ -28,10 +33,12 @@ export interface MatrixProfile {
 
 export type ValidateFn = (image: ValidateTarget, opts: { signal: AbortSignal; emit: EventSink; logsOutDir: string; profile?: MatrixProfile }) => Promise<ImageResult>;
 
-export function newImageRecord(variant: string, version: string): ImageRecord {
+export function newImageRecord(variant: string, version: string, arch: Arch = DEFAULT_ARCH): ImageRecord {
   return {
     variant,
-    name: imageBaseName(variant, version),
+    // amd64's records are as before (no field), so single-architecture manifests do not change.
+    ...(arch === DEFAULT_ARCH ? {} : { architecture: arch }),
+    name: imageBaseName(variant, version, arch),
     version,
     status: 'cancelled',
     build: { status: 'not-run', started_at: null, duration_ms: null },
@@ -132,7 +139,8 @@ export async function runVariant(opts: VariantRunOptions): Promise<VariantRunOut
   const now = opts.now ?? Date.now;
   const r = opts.record;
   const out: VariantRunOutcome = {};
-  const bs = variantSink(r.variant, 'build', opts.emit, r.timeline, now);
+  const key = recordKey(r);
+  const bs = variantSink(key, 'build', opts.emit, r.timeline, now);
   const t0 = now();
   r.build.started_at = new Date(t0).toISOString();
   try {
@@ -149,14 +157,14 @@ export async function runVariant(opts: VariantRunOptions): Promise<VariantRunOut
     for (const s of r.timeline) if (s.phase === 'build') r.stage_durations_ms.build[s.step] = s.duration_ms;
   }
   if (!out.build) return out;
-  opts.emit({ type: 'info', message: `[${r.variant}] built ${out.build.artifacts.image} in ${(r.build.duration_ms / 1000).toFixed(0)} s` });
+  opts.emit({ type: 'info', message: `[${key}] built ${out.build.artifacts.image} in ${(r.build.duration_ms / 1000).toFixed(0)} s` });
 
-  const vs = variantSink(r.variant, 'validate', opts.emit, r.timeline, now);
+  const vs = variantSink(key, 'validate', opts.emit, r.timeline, now);
   const t1 = now();
   r.validation.started_at = new Date(t1).toISOString();
   try {
     if (opts.signal.aborted) throw new AbortedError();
-    const target = { path: out.build.artifacts.image, variant: r.variant, version: r.version };
+    const target = { path: out.build.artifacts.image, variant: r.variant, version: r.version, arch: r.architecture ?? DEFAULT_ARCH };
     const all: ImageResult[] = [];
     if (opts.profiles?.length) {
       for (const profile of opts.profiles) {

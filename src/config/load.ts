@@ -10,8 +10,10 @@ import { UsageError } from '../errors.js';
 import { defaultCacheDir, EXAMPLE_SOURCE } from '../paths.js';
 import { checkVariantName, checkVersion, parseSize } from './names.js';
 import { ConfigFileSchema, type CheckDef, type ConfigFile, type VariantDef } from './schema.js';
-import { BUILTIN_VARIANTS, DEFAULT_BASE_PACKAGES, DEFAULT_TOOLCHAIN_PACKAGES } from './variants.js';
-import { DEBIAN_PRESETS } from '../base/presets.js';
+import { BUILTIN_VARIANTS, defaultBasePackages, DEFAULT_TOOLCHAIN_PACKAGES } from './variants.js';
+import { assertBaseArch, DEBIAN_PRESETS } from '../base/presets.js';
+import { parseArch, type Arch } from '../arch.js';
+import { assertArchHost } from '../tools/arch-host.js';
 import { checkBaseSpec } from '../base/spec-check.js';
 import { checkDirArg } from './dir-arg.js';
 import { resolvePayload, type PayloadFlags } from './payload.js';
@@ -54,6 +56,8 @@ export interface ConfigFlags {
   payload?: PayloadFlags;
   /** --format: image formats besides qcow2 (raw, vhd, vmdk, gce), comma-separated or repeated. */
   formats?: readonly string[];
+  /** --arch: the guest architecture (amd64, arm64). */
+  arch?: string;
 }
 
 export interface LoadedConfig {
@@ -178,6 +182,8 @@ export function loadConfig(flags: Pick<ConfigFlags, 'config' | 'source' | 'paylo
 }
 
 export interface BuildPlan {
+  /** The guest architecture: the base, the build VM and the image's file names (src/arch.ts). */
+  arch: Arch;
   variantName: string;
   variant: VariantDef;
   version: string;
@@ -254,18 +260,23 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
   const diskSizeBytes = parseSize(pick(flags.diskSize, f.disk_size, DEFAULTS.diskSize));
   if (diskSizeBytes < 2 * 2 ** 30) throw new UsageError('invalid --disk-size: at least 2G');
   const base = pick(flags.base, f.base, DEFAULTS.base);
+  const arch = parseArch(flags.arch ?? f.arch, flags.arch !== undefined ? '--arch' : `arch in ${CONFIG_FILE_NAME}`);
   // The base, the directories and the cache are checked here, before a build writes anything.
   checkBaseSpec(base, { cwd, ubuntuMirror: env.VEXFS_IMAGE_UBUNTU_MIRROR });
+  assertBaseArch(base, arch);
+  // A foreign architecture's emulator and firmware (and qemu-user for a Debian base): exit 2 naming the packages.
+  assertArchHost(arch, isDebianPreset(base) ? ['vm', 'base'] : ['vm'], env);
   const dirs = {
     outputDir: checkDirArg(pick(flags.outputDir, f.output_dir, DEFAULTS.outputDir), flags.outputDir !== undefined ? '--output-dir' : 'output_dir', cwd),
     buildDir: checkDirArg(pick(flags.buildDir, f.build_dir, DEFAULTS.buildDir), flags.buildDir !== undefined ? '--build-dir' : 'build_dir', cwd),
     cacheDir: checkDirArg(flags.cacheDir ? abs(flags.cacheDir) : defaultCacheDir(env), flags.cacheDir ? '--cache-dir' : 'the cache directory', cwd),
   };
   const formats = Object.freeze(flags.formats !== undefined ? parseImageFormats(flags.formats) : parseImageFormats(f.formats, `formats in ${CONFIG_FILE_NAME}`));
-  const basePackages = Object.freeze([...(f.base_packages ?? DEFAULT_BASE_PACKAGES)]);
+  const basePackages = Object.freeze([...(f.base_packages ?? defaultBasePackages(arch))]);
   const preinstall = pick(flags.preinstall, f.preinstall_packages, true) && isDebianPreset(base);
   const signing = resolveSigning(f.signing, cfg.configPath ? dirname(cfg.configPath) : cfg.sourceDir, env);
   return Object.freeze({
+    arch,
     variantName,
     variant,
     version,

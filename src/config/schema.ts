@@ -1,6 +1,7 @@
 // The vexfs-image.yaml schema: single source of truth. Types are inferred from it and the
 // published JSON Schema (schema/vexfs-image.schema.json) is generated from it.
 import { z } from 'zod';
+import { ARCHES } from '../arch.js';
 import { VARIANT_RE, VERSION_RE } from './names.js';
 import { DEBIAN_PACKAGE_RE, DPKG_PATTERN_RE, PACKAGE_NAME_RULE, PACKAGE_PATTERN_RULE } from './package-names.js';
 import { PayloadSchema } from './payload-schema.js';
@@ -163,6 +164,8 @@ export const ConfigFileSchema = z
     version: z.string().regex(VERSION_RE).optional(),
     variant: z.string().regex(VARIANT_RE).optional(),
     base: z.string().optional(),
+    /** The guest architecture (like --arch; the flag wins): amd64 (default) or arm64. */
+    arch: z.enum(ARCHES).optional(),
     output_dir: z.string().optional(),
     build_dir: z.string().optional(),
     disk_size: z.string().optional(),

@@ -1,8 +1,14 @@
 // The spec's three variants, adapted to Debian package names (linux-headers-generic is Ubuntu's;
 // the Debian cloud kernel's headers are linux-headers-cloud-amd64), plus cargo for vexctl.
 import type { VariantDef } from './schema.js';
+import { archSpec, type Arch } from '../arch.js';
 
-export const DEFAULT_BASE_PACKAGES: readonly string[] = ['build-essential', 'linux-headers-cloud-amd64', 'cargo', 'curl', 'git', 'kmod'];
+/** The build toolchain, with the kernel headers of the architecture's cloud kernel. */
+export function defaultBasePackages(arch: Arch = 'amd64'): readonly string[] {
+  return ['build-essential', archSpec(arch).headersPackage, 'cargo', 'curl', 'git', 'kmod'];
+}
+
+export const DEFAULT_BASE_PACKAGES: readonly string[] = defaultBasePackages('amd64');
 
 /**
  * What "the toolchain" is when a variant purges it: the packages installed for the build and

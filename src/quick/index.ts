@@ -21,6 +21,7 @@ import { knownBaseSha256 } from '../builder/up-to-date.js';
 import { sha256File } from '../tools/hash.js';
 import { which } from '../tools/host-tools.js';
 import { imageInfo } from '../tools/qemu-img.js';
+import { identifyImage } from '../validate/discover.js';
 import { VmExitedError } from '../tools/qemu.js';
 import { bootStep, newSession, powerOffStep, resolveVmProfile, type VmSession } from '../vm/index.js';
 import { serialLogOf, type HasSession } from '../vm/session.js';
@@ -88,6 +89,9 @@ async function sourceImage(o: QuickTestOptions, info: (m: string) => void): Prom
     if (!existsSync(o.image)) throw new UsageError(`image ${o.image} does not exist`);
     const st = await stat(o.image);
     if (!st.isFile()) throw new UsageError(`image ${o.image} is not a file`);
+    // The payload is compiled natively in the image's root and its kernel booted by qemu-system-x86_64.
+    const arch = identifyImage(o.image).arch;
+    if (arch !== 'amd64') throw new UsageError(`the quick test runs amd64 images only (it builds on this host and boots the kernel directly); ${o.image} is ${arch}: use validate`);
     const i = await imageInfo(o.image, { signal: o.signal });
     return { path: o.image, format: i.format, sha256: await sha256File(o.image) };
   }
@@ -100,6 +104,7 @@ async function sourceImage(o: QuickTestOptions, info: (m: string) => void): Prom
 }
 
 export async function quickTest(o: QuickTestOptions): Promise<QuickTestResult> {
+  if (!o.image && o.plan.arch !== 'amd64') throw new UsageError(`the quick test runs amd64 only (it builds on this host and boots the kernel directly), not ${o.plan.arch}: use build and validate`);
   const busybox = o.busybox ?? DEFAULT_BUSYBOX;
   if (!existsSync(busybox)) throw new PreconditionError(`${busybox} not found: the quick test's initramfs needs a static busybox`, { hint: 'apt-get install busybox-static' });
   for (const t of ['debugfs', 'sfdisk', 'unshare', 'chroot']) if (!which(t)) throw new PreconditionError(`${t} not found`, { hint: 'apt-get install e2fsprogs fdisk util-linux coreutils' });

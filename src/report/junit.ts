@@ -117,6 +117,7 @@ export function renderJunit(report: ValidationReport): string {
       ['image', img.path],
       ['variant', img.variant],
       ['version', img.version],
+      ...(img.architecture ? [['architecture', img.architecture]] : []),
       ['accel', img.accel],
       ...(img.profile ? [['profile', img.profile]] : []),
       ['status', img.status],

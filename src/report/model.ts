@@ -51,6 +51,8 @@ export interface ImageResult {
   version: string;
   /** Where variant and version came from: the manifest next to the image, its name, or unknown. */
   identitySource: 'manifest' | 'filename' | 'unknown';
+  /** The image's architecture (amd64, arm64), as validated; absent in reports from before it was recorded. */
+  architecture?: string;
   /** passed: no failed error-severity check. failed: at least one. error: checks could not run. */
   status: 'passed' | 'failed' | 'error';
   accel: string;

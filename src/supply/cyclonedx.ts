@@ -28,6 +28,7 @@ export function cyclonedxBom(input: SbomInput): Models.Bom {
     hashes: sha256(input.image.sha256),
     properties: props([
       ['vexfs-image:variant', input.variant],
+      ['vexfs-image:architecture', input.architecture],
       ['vexfs-image:file', input.image.name],
       ['vexfs-image:kernel', input.kernel],
     ]),

@@ -63,6 +63,7 @@ export async function writeSupplyFiles(ctx: BuildContext, dir: string, out: Fina
   const input: SbomInput = {
     imageName: ctx.imageName,
     variant: ctx.plan.variantName,
+    architecture: ctx.plan.arch,
     version: ctx.plan.version,
     toolVersion: PACKAGE_VERSION,
     created: epoch !== undefined ? new Date(epoch * 1000) : ctx.startedAt,

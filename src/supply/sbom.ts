@@ -13,6 +13,8 @@ export interface SbomInput {
   imageName: string;
   variant: string;
   version: string;
+  /** The image's Debian architecture (amd64, arm64). */
+  architecture?: string;
   toolVersion: string;
   /** SOURCE_DATE_EPOCH when set, else the build's start: the documents' creation time. */
   created: Date;
@@ -67,7 +69,7 @@ export function spdxDocument(input: SbomInput): Record<string, unknown> {
     licenseDeclared: 'NOASSERTION',
     primaryPackagePurpose: 'OPERATING-SYSTEM',
     checksums: [{ algorithm: 'SHA256', checksumValue: input.image.sha256 }],
-    comment: `vexfs-image ${input.variant} image ${input.image.name}${input.kernel ? `, kernel ${input.kernel}` : ''}`,
+    comment: `vexfs-image ${input.variant} image ${input.image.name}${input.architecture ? ` (${input.architecture})` : ''}${input.kernel ? `, kernel ${input.kernel}` : ''}`,
   });
   for (const p of input.packages) {
     contained(spdxRef('deb', p.name, p.architecture), p.name, p.version, {

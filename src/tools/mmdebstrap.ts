@@ -16,6 +16,8 @@ export interface MmdebstrapSpec {
   target: string;
   /** --dpkgopt values: an option line or a file whose lines are copied into the chroot. */
   dpkgOpts?: readonly string[];
+  /** Executable scripts run as setup hooks (before any package is installed), root directory as $1. */
+  setupHooks?: readonly string[];
   /** Executable scripts run as customize hooks with the root directory as $1. */
   customizeHooks?: readonly string[];
   architecture?: string;
@@ -29,11 +31,14 @@ export function mmdebstrapArgs(spec: MmdebstrapSpec): string[] {
   for (const [what, v] of [['suite', spec.suite], ['target', spec.target]] as const) {
     if (!v || v.startsWith('-')) throw new UsageError(`invalid mmdebstrap ${what} ${JSON.stringify(v)}: it must not be empty or start with '-'.`);
   }
-  const a = ['--mode=root', `--variant=${spec.variant}`, `--architectures=${spec.architecture ?? 'amd64'}`];
-  // The host is amd64 too: no foreign-architecture (qemu-user) checks.
+  const arch = spec.architecture ?? 'amd64';
+  const a = ['--mode=root', `--variant=${spec.variant}`, `--architectures=${arch}`];
+  // No qemu-user check by mmdebstrap (it would need arch-test): the host is amd64, and for a
+  // foreign architecture tools/binfmt.ts has checked that binfmt_misc runs it through qemu-user.
   a.push('--skip=check/qemu');
   if (spec.packages.length) a.push(`--include=${[...spec.packages].sort().join(',')}`);
   for (const o of spec.dpkgOpts ?? []) a.push(`--dpkgopt=${o}`);
+  for (const h of spec.setupHooks ?? []) a.push(`--setup-hook=${h}`);
   for (const h of spec.customizeHooks ?? []) a.push(`--customize-hook=${h}`);
   a.push(spec.suite, spec.target, ...spec.sources);
   return a;

@@ -5,6 +5,7 @@ import { spawnProcess, type SpawnedProcess } from './exec.js';
 import { which } from './host-tools.js';
 import { QmpClient } from './qmp.js';
 import { VexfsImageError } from '../errors.js';
+import { archSpec, type Arch } from '../arch.js';
 
 export type Accel = 'kvm' | 'tcg';
 export const FIRMWARES = ['bios', 'uefi'] as const;
@@ -31,13 +32,16 @@ export interface UefiFirmware {
 
 /** The virtual hardware of a VM (resolved once per run by src/vm/profile.ts). */
 export interface VmProfile {
-  machine: 'q35';
+  /** The guest architecture: QEMU's binary, and with machine, what the devices hang off. */
+  arch: Arch;
+  /** q35 (amd64) or virt (arm64): src/arch.ts. */
+  machine: 'q35' | 'virt';
   firmware: Firmware;
   /** Set when firmware is uefi: the host's OVMF files. */
   uefi?: UefiFirmware;
   /** UEFI Secure Boot (firmware uefi): `mok` enrols the image's module certificate, `nomok` does not. */
   secureBoot?: SecureBootMode;
-  /** -cpu value: TCG_CPU (or VEXFS_IMAGE_TCG_CPU) under TCG, `host` under KVM. */
+  /** -cpu value: the arch's TCG model (VEXFS_IMAGE_TCG_CPU, VEXFS_IMAGE_TCG_CPU_ARM64) under TCG, `host` under KVM. */
   cpuModel: string;
   /** The boot disk's bus; other drives (seed, source disk) stay virtio-blk. */
   diskBus: DiskBus;
@@ -95,7 +99,7 @@ export interface VmSpec {
  * a TLB flush per system call (not measured). No SVM: with it udev loads kvm + kvm_amd (1.5 MB of
  * module) on every boot for a hypervisor nobody runs. VEXFS_IMAGE_TCG_CPU overrides it.
  */
-export const TCG_CPU = 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,-svm';
+export const TCG_CPU = archSpec('amd64').tcgCpu;
 
 /** The -device for the boot disk on the profile's bus (bootindex 0: SeaBIOS and OVMF boot it first). */
 export function bootDiskDevices(bus: DiskBus, drive: string, serial: string | undefined): string[] {
@@ -109,7 +113,7 @@ export function bootDiskDevices(bus: DiskBus, drive: string, serial: string | un
       // QEMU's NVMe controller will not start without a serial number.
       return ['-device', `nvme,drive=${drive},serial=${serial ?? 'vexfs-boot'},bootindex=0`];
     case 'sata':
-      // q35's built-in ICH9 AHCI controller (its ports are ide.0 to ide.5).
+      // q35's built-in ICH9 AHCI controller (its ports are ide.0 to ide.5); virt has none (src/arch.ts diskBuses).
       return ['-device', `ide-hd,drive=${drive},bus=ide.0${sn},bootindex=0`];
   }
 }
@@ -120,8 +124,10 @@ export function qemuArgs(spec: VmSpec): string[] {
   // profile keeps q35's AHCI controller: its boot disk hangs off it.
   const p = spec.profile;
   const sata = p.diskBus === 'sata' ? '' : ',sata=off';
+  // virt (arm64) has none of q35's legacy devices to turn off: PCIe, a PL011 UART and the firmware's flash.
+  const legacy = p.machine === 'q35' ? `${sata},smbus=off,vmport=off` : '';
   const smm = p.firmware === 'uefi' && p.uefi?.secureBoot ? ',smm=on' : '';
-  const machine = `${p.machine}${sata},smbus=off,vmport=off${smm}${p.accel === 'kvm' ? ',accel=kvm' : ''}`;
+  const machine = `${p.machine}${legacy}${smm}${p.accel === 'kvm' ? ',accel=kvm' : ''}`;
   const a: string[] = ['-name', spec.name, '-machine', machine, '-nodefaults', '-display', 'none'];
   if (p.firmware === 'uefi') {
     if (!p.uefi || !spec.uefiVars) throw new VexfsImageError('E_VM_SPEC', 'a UEFI VM needs the OVMF code and its own copy of the variable store');
@@ -166,6 +172,11 @@ export function qemuArgs(spec: VmSpec): string[] {
   if (spec.initrd) a.push('-initrd', spec.initrd);
   if (spec.append) a.push('-append', spec.append);
   return a;
+}
+
+/** The QEMU system emulator for a profile's architecture (qemu-system-x86_64, qemu-system-aarch64). */
+export function qemuBinary(p: Pick<VmProfile, 'arch'>): string {
+  return archSpec(p.arch).qemuBinary;
 }
 
 /** Patterns in a serial log that mean the guest is not going to come up. */
@@ -228,7 +239,7 @@ export class Vm {
    * outlives the tool, SIGKILL included. opts.prefix replaces that wrapper (tests).
    */
   static async start(spec: VmSpec, opts: { signal?: AbortSignal; logFile?: string; binary?: string; prefix?: string[] } = {}): Promise<Vm> {
-    const argv = [...(opts.prefix ?? dieWithParentPrefix()), opts.binary ?? 'qemu-system-x86_64', ...qemuArgs(spec)];
+    const argv = [...(opts.prefix ?? dieWithParentPrefix()), opts.binary ?? qemuBinary(spec.profile), ...qemuArgs(spec)];
     const proc = spawnProcess(argv[0]!, argv.slice(1), { logFile: opts.logFile, signal: opts.signal });
     const vm = new Vm(spec, proc, opts.logFile);
     try {

@@ -12,6 +12,8 @@ export interface CheckVars {
   version: string;
   variant: string;
   name: string;
+  /** The image's Debian architecture (amd64, arm64); absent for callers that do not know it. */
+  arch?: string;
   /** /proc/sys/kernel/tainted when the checks started (for kernel-log checks). */
   taint_baseline?: string;
 }
@@ -65,7 +67,7 @@ const VAR_RE = /\{\{\s*([a-z_]+)\s*\}\}/g;
 export function substitute(text: string, vars: CheckVars, escape: (s: string) => string = (s) => s): string {
   return text.replace(VAR_RE, (_m, key: string) => {
     const v = (vars as unknown as Record<string, string | undefined>)[key];
-    if (v === undefined) throw new UsageError(`unknown template variable {{${key}}} in ${JSON.stringify(text)}: use {{version}}, {{variant}} or {{name}}`);
+    if (v === undefined) throw new UsageError(`unknown template variable {{${key}}} in ${JSON.stringify(text)}: use {{version}}, {{variant}}, {{name}} or {{arch}}`);
     return escape(v);
   });
 }

@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { ARCHES, archSpec, DEFAULT_ARCH, parseArch, type Arch } from '../arch.js';
 
 export interface ImageTarget {
   path: string;
@@ -11,6 +12,8 @@ export interface ImageTarget {
   name: string;
   variant: string;
   version: string;
+  /** The image's architecture: its manifest's `architecture`, else its name's -arm64, else the override or amd64. */
+  arch: Arch;
   identitySource: 'manifest' | 'filename' | 'unknown';
   /** sha256 of the qcow2 recorded in the manifest, when there is one. */
   manifestSha256?: string;
@@ -66,18 +69,28 @@ export function imageNames(path: string): { stem: string; name: string } {
 
 const NAME_RE = /^vexfs-([a-z][a-z0-9-]*?)-(\d[0-9A-Za-z.+~-]*)$/;
 
-export function identityFromName(name: string): { variant: string; version: string } | undefined {
-  const m = NAME_RE.exec(name);
-  return m ? { variant: m[1]!, version: m[2]! } : undefined;
+/** The architecture a published file name ends in (-arm64), and the name without it. */
+export function archFromName(name: string): { arch?: Arch; stem: string } {
+  for (const a of ARCHES) {
+    const suffix = archSpec(a).fileSuffix;
+    if (suffix && name.endsWith(suffix)) return { arch: a, stem: name.slice(0, -suffix.length) };
+  }
+  return { stem: name };
+}
+
+export function identityFromName(name: string): { variant: string; version: string; arch?: Arch } | undefined {
+  const { arch, stem } = archFromName(name);
+  const m = NAME_RE.exec(stem);
+  return m ? { variant: m[1]!, version: m[2]!, ...(arch ? { arch } : {}) } : undefined;
 }
 
 /** Reads <name>.json (or <file>.json) next to the image; ignores anything that is not a manifest. */
-function readManifest(path: string): { variant: string; version: string; sha256?: string } | undefined {
+function readManifest(path: string): { variant: string; version: string; sha256?: string; arch?: Arch } | undefined {
   const { stem } = imageNames(path);
   for (const p of [join(path, '..', `${stem}.json`), `${path}.json`]) {
     if (!isFile(p)) continue;
     try {
-      const j = JSON.parse(readFileSync(p, 'utf8')) as { variant?: unknown; version?: unknown; files?: { image?: { sha256?: unknown; name?: unknown }; formats?: Array<{ sha256?: unknown; name?: unknown }> } };
+      const j = JSON.parse(readFileSync(p, 'utf8')) as { variant?: unknown; version?: unknown; architecture?: unknown; files?: { image?: { sha256?: unknown; name?: unknown }; formats?: Array<{ sha256?: unknown; name?: unknown }> } };
       if (typeof j.variant === 'string' && typeof j.version === 'string') {
         const img = j.files?.image;
         // The digest of this very file: the qcow2's, or one of the other formats'.
@@ -88,7 +101,9 @@ function readManifest(path: string): { variant: string; version: string; sha256?
             : other && typeof other.sha256 === 'string'
               ? other.sha256
               : undefined;
-        return { variant: j.variant, version: j.version, sha256: sha };
+        // A manifest from before architectures were recorded is an amd64 image.
+        const arch = typeof j.architecture === 'string' ? parseArch(j.architecture, `architecture in ${p}`) : DEFAULT_ARCH;
+        return { variant: j.variant, version: j.version, sha256: sha, arch };
       }
     } catch {
       /* not JSON: fall back to the file name */
@@ -97,16 +112,21 @@ function readManifest(path: string): { variant: string; version: string; sha256?
   return undefined;
 }
 
-export function identifyImage(path: string, override: { variant?: string; version?: string } = {}): ImageTarget {
+export function identifyImage(path: string, override: { variant?: string; version?: string; arch?: Arch } = {}): ImageTarget {
   const { stem, name } = imageNames(path);
   const manifest = readManifest(path);
   const fromName = identityFromName(stem);
   const src = manifest ?? fromName;
+  const known = manifest?.arch ?? fromName?.arch;
+  if (override.arch && known && override.arch !== known) {
+    throw new UsageError(`${path} is an ${known} image (its ${manifest?.arch ? 'manifest' : 'name'} says so), not ${override.arch}: drop --arch or give the right image`);
+  }
   return {
     path,
     name,
     variant: override.variant ?? src?.variant ?? 'unknown',
     version: override.version ?? src?.version ?? 'unknown',
+    arch: manifest?.arch ?? fromName?.arch ?? override.arch ?? DEFAULT_ARCH,
     identitySource: manifest ? 'manifest' : fromName ? 'filename' : 'unknown',
     ...(manifest?.sha256 ? { manifestSha256: manifest.sha256 } : {}),
   };

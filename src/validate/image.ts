@@ -112,6 +112,7 @@ export async function validateImage(target: ImageTarget, opts: ValidateImageOpti
     variant: target.variant,
     version: target.version,
     identitySource: target.identitySource,
+    architecture: target.arch,
     status: imageStatus(checks, error),
     accel: opts.profile.accel,
     ...(opts.profileLabel ? { profile: opts.profileLabel } : {}),

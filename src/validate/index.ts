@@ -13,6 +13,7 @@ import { checkImageChain } from '../tools/qemu-img.js';
 import { completeChoice, profileFor, profileLabel, resolveHardware, resolveVmProfile, VM_DEFAULTS, type ProfileChoice, type VmProfile } from '../vm/profile.js';
 import { loadBuiltinChecks, mergeChecks } from './checks.js';
 import { identifyImage, resolveImagePaths, type ImageTarget } from './discover.js';
+import { DEFAULT_ARCH, type Arch } from '../arch.js';
 import { validateImage } from './image.js';
 import { profileForImage } from './secure-boot.js';
 
@@ -42,6 +43,8 @@ export interface ValidateOptions {
   /** Overrides for images whose manifest and name do not say. */
   variant?: string;
   version?: string;
+  /** The architecture of images whose sidecar .json and name do not say (default amd64). */
+  arch?: Arch;
   /** The VM profile (resolved from memoryMb and cpus when not given). */
   profile?: VmProfile;
   memoryMb?: number;
@@ -94,18 +97,24 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
 
   // Everything that can be wrong with the input is found before any VM starts.
   const paths = resolveImagePaths(opts.images ?? [], imagesDir, cwd);
-  const targets = paths.map((p) => identifyImage(p, { variant: opts.variant, version: opts.version }));
+  const targets = paths.map((p) => identifyImage(p, { variant: opts.variant, version: opts.version, ...(opts.arch ? { arch: opts.arch } : {}) }));
   const checks = resolveCheckList(opts);
+  // Each image boots as its own architecture (its sidecar .json or file name says which): its
+  // emulator and firmware judged before any tool runs (exit 2 naming the Debian packages).
+  const arches = [...new Set(targets.map((t) => t.arch))];
+  const archHw = new Map(arches.map((a) => [a, resolveHardware({ arch: a }, opts.env)]));
   // Backing chains judged before any VM starts: nothing outside the image's directory or the cache.
   for (const t of targets) await checkImageChain(t.path, { cacheDir: opts.cacheDir ?? defaultCacheDir() }, { signal });
 
   const memoryMb = opts.memoryMb ?? VALIDATE_DEFAULTS.memoryMb;
   const cpus = opts.cpus ?? VALIDATE_DEFAULTS.cpus;
-  // The matrix judged (memory, OVMF on the host) before the accelerator is probed.
+  // The matrix judged (memory, firmware on the host, per architecture) before the accelerator is probed.
   const matrix = (opts.profiles ?? []).map((c) => {
     const full = completeChoice(c, { memoryMb, cpus });
-    return { choice: full, hardware: resolveHardware(full, opts.env) };
+    return { choice: full, hardware: new Map(arches.map((a) => [a, resolveHardware({ ...full, arch: a }, opts.env)])) };
   });
+  // The probe only matters for an architecture KVM could run; all-arm64 asks for none.
+  const probeArch = arches.includes(DEFAULT_ARCH) || arches.length === 0 ? DEFAULT_ARCH : arches[0]!;
   const profile =
     opts.profile ??
     (
@@ -114,24 +123,29 @@ export async function validateImages(opts: ValidateOptions = {}): Promise<Valida
         cpus,
         cacheDir: opts.cacheDir ?? defaultCacheDir(),
         tools: JOB_TOOLS.validate,
+        hardware: { arch: probeArch },
         signal,
         ...(opts.env ? { env: opts.env } : {}),
       })
     ).profile;
   const accel = profile.accel;
+  // The default profile, or the same machine for another architecture's image.
+  const rowDefault = (target: ImageTarget): VmProfile =>
+    target.arch === profile.arch ? profile : profileFor(accel, profile.memoryMb, profile.cpus, opts.env, archHw.get(target.arch)!);
   const rows: Array<{ target: ImageTarget; profile: VmProfile; label?: string }> = matrix.length
     ? targets.flatMap((target) =>
         matrix.map(({ choice, hardware }) => {
-          const p = profileFor(accel, choice.memoryMb, choice.cpus, opts.env, hardware);
+          const p = profileFor(accel, choice.memoryMb, choice.cpus, opts.env, hardware.get(target.arch)!);
           // secureboot: the image's certificate to enrol, found now (exit 2 before any VM).
           return { target, profile: profileForImage(p, target), label: profileLabel(p) };
         }),
       )
-    : targets.map((target) => ({ target, profile }));
+    : targets.map((target) => ({ target, profile: rowDefault(target) }));
+  const accels = [...new Set(rows.map((r) => r.profile.accel))].join('+');
 
   const reportDir = opts.reportDir !== undefined ? resolve(cwd, opts.reportDir) : undefined;
   const what = matrix.length ? `${targets.length} image(s) x ${matrix.length} profile(s)` : `${targets.length} image(s)`;
-  emit({ type: 'run-start', title: `Validating ${what} with ${accel.toUpperCase()}`, logDir: reportDir ?? '(no reports)' });
+  emit({ type: 'run-start', title: `Validating ${what} with ${accels.toUpperCase()}`, logDir: reportDir ?? '(no reports)' });
   const started = await runPool(rows, jobs, async ({ target, profile: rowProfile, label }) => {
     opts.onImageStart?.(target);
     const r = await validateImage(target, {

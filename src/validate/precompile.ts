@@ -5,5 +5,5 @@ import type { CheckDef } from '../config/schema.js';
 import { compileCheck } from './compile.js';
 
 export function precompileChecks(checks: readonly CheckDef[], vars: { version?: string; variant?: string } = {}): void {
-  for (const c of checks) compileCheck(c, { version: vars.version ?? '0.0.0', variant: vars.variant ?? 'minimal', name: 'vexfs-image', taint_baseline: '0' });
+  for (const c of checks) compileCheck(c, { version: vars.version ?? '0.0.0', variant: vars.variant ?? 'minimal', name: 'vexfs-image', arch: 'amd64', taint_baseline: '0' });
 }

@@ -4,12 +4,16 @@
 import { existsSync } from 'node:fs';
 import { assertReady, doctor, type DoctorReport } from '../doctor.js';
 import { PreconditionError, UsageError } from '../errors.js';
-import { DISK_BUSES, FIRMWARES, SECURE_BOOT_MODES, TCG_CPU, type Accel, type DiskBus, type Firmware, type SecureBootMode, type UefiFirmware, type VmProfile } from '../tools/qemu.js';
+import { DISK_BUSES, FIRMWARES, SECURE_BOOT_MODES, type Accel, type DiskBus, type Firmware, type SecureBootMode, type UefiFirmware, type VmProfile } from '../tools/qemu.js';
+import { archSpec, DEFAULT_ARCH, type Arch } from '../arch.js';
+import { assertArchHost } from '../tools/arch-host.js';
 
 export type { VmProfile };
 
 /** The hardware a profile choice picks (the rest is the accelerator's business). */
 export interface Hardware {
+  /** The guest architecture (default amd64): machine, QEMU binary, CPU model and firmware follow from it. */
+  arch?: Arch;
   firmware: Firmware;
   diskBus: DiskBus;
   /** Host OVMF files: required when firmware is uefi (findOvmf). */
@@ -20,13 +24,16 @@ export interface Hardware {
 
 export const DEFAULT_HARDWARE: Readonly<Hardware> = Object.freeze({ firmware: 'bios', diskBus: 'virtio-blk' });
 
+/** What a request may choose: firmware and bus (defaults per architecture) and the architecture. */
+export type HardwareChoice = Partial<Pick<Hardware, 'firmware' | 'diskBus' | 'arch' | 'secureBoot'>>;
+
 export interface ProfileRequest {
   memoryMb: number;
   cpus: number;
   /** Where the accelerator probe's result is cached. */
   cacheDir: string;
-  /** Firmware and boot disk bus (default bios, virtio-blk). */
-  hardware?: Partial<Pick<Hardware, 'firmware' | 'diskBus' | 'secureBoot'>>;
+  /** Firmware, boot disk bus, Secure Boot and architecture (default amd64, bios, virtio-blk). */
+  hardware?: HardwareChoice;
   env?: NodeJS.ProcessEnv;
   /** Host tools the caller needs besides QEMU (checked with the same report). */
   tools?: readonly string[];
@@ -50,19 +57,29 @@ export function assertProfileRequest(r: Pick<ProfileRequest, 'memoryMb' | 'cpus'
   }
 }
 
-/** The profile for an accelerator that is already known (tests, ci shards that probed once). */
+/** VEXFS_IMAGE_TCG_CPU (amd64) or VEXFS_IMAGE_TCG_CPU_ARM64: another -cpu under TCG. */
+export const tcgCpuEnv = (arch: Arch): string => (arch === 'amd64' ? 'VEXFS_IMAGE_TCG_CPU' : `VEXFS_IMAGE_TCG_CPU_${arch.toUpperCase()}`);
+
+/**
+ * The profile for an accelerator that is already known (tests, ci shards that probed once). An
+ * architecture this host's KVM cannot run (arm64 on x86_64) is always TCG, whatever was probed.
+ */
 export function profileFor(accel: Accel, memoryMb: number, cpus: number, env: NodeJS.ProcessEnv = process.env, hw: Hardware = DEFAULT_HARDWARE): VmProfile {
   if (hw.firmware === 'uefi' && !hw.uefi) throw new Error('profileFor: a uefi profile needs the OVMF files (findOvmf)');
+  const arch = hw.arch ?? DEFAULT_ARCH;
+  const a = archSpec(arch);
+  const acc: Accel = a.kvmCapable ? accel : 'tcg';
   return {
-    machine: 'q35',
+    arch,
+    machine: a.machine,
     firmware: hw.firmware,
     ...(hw.firmware === 'uefi' ? { uefi: hw.uefi } : {}),
     ...(hw.firmware === 'uefi' && hw.secureBoot ? { secureBoot: hw.secureBoot } : {}),
-    cpuModel: accel === 'tcg' ? env.VEXFS_IMAGE_TCG_CPU || TCG_CPU : 'host',
+    cpuModel: acc === 'tcg' ? env[tcgCpuEnv(arch)] || a.tcgCpu : 'host',
     diskBus: hw.diskBus,
     memoryMb,
     cpus,
-    accel,
+    accel: acc,
   };
 }
 
@@ -79,10 +96,14 @@ export interface ResolvedProfile {
 export async function resolveVmProfile(r: ProfileRequest): Promise<ResolvedProfile> {
   assertProfileRequest(r);
   const hw = resolveHardware(r.hardware ?? {}, r.env);
-  const report = await (r.doctor ?? doctor)({ cacheDir: r.cacheDir, signal: r.signal });
-  assertReady(report, ['qemu-system-x86_64', 'qemu-img', ...(r.tools ?? [])]);
+  const a = archSpec(hw.arch ?? DEFAULT_ARCH);
+  // An architecture KVM cannot run here is TCG without asking: no x86 probe for it.
+  const report = await (r.doctor ?? doctor)({ cacheDir: r.cacheDir, signal: r.signal, ...(a.kvmCapable ? {} : { probe: false }) });
+  // The job's tools, with the architecture's QEMU instead of the x86 one.
+  const tools = [a.qemuBinary, 'qemu-img', ...(r.tools ?? []).filter((t) => !t.startsWith('qemu-system-'))];
+  assertReady(report, tools);
   // KVM only when the probe found it usable by speed too (tools/accel.ts).
-  const accel = report.accelerator?.chosen;
+  const accel = a.kvmCapable ? report.accelerator?.chosen : 'tcg';
   if (!accel) throw new PreconditionError('no accelerator was probed', { hint: 'run `vexfs-image doctor --refresh`' });
   return { profile: profileFor(accel, r.memoryMb, r.cpus, r.env, hw), report };
 }
@@ -92,10 +113,7 @@ export async function resolveVmProfile(r: ProfileRequest): Promise<ResolvedProfi
  * maintains; the 2 MiB files are kept for old VMs). VEXFS_IMAGE_OVMF_CODE and
  * VEXFS_IMAGE_OVMF_VARS name other files (another distribution's edk2 package).
  */
-export const OVMF_CANDIDATES: ReadonlyArray<UefiFirmware> = Object.freeze([
-  { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', varsTemplate: '/usr/share/OVMF/OVMF_VARS_4M.fd' },
-  { code: '/usr/share/OVMF/OVMF_CODE.fd', varsTemplate: '/usr/share/OVMF/OVMF_VARS.fd' },
-]);
+export const OVMF_CANDIDATES: ReadonlyArray<UefiFirmware> = archSpec('amd64').uefiCandidates;
 
 /** The host's OVMF files, or bad input (exit 2, before anything starts) naming the Debian package. */
 export function findOvmf(env: NodeJS.ProcessEnv = process.env): UefiFirmware {
@@ -130,15 +148,26 @@ export function findOvmfSecureBoot(env: NodeJS.ProcessEnv = process.env): UefiFi
   });
 }
 
-/** Hardware from a partial choice: defaults filled in, OVMF found for uefi (before anything starts). */
-export function resolveHardware(h: Partial<Pick<Hardware, 'firmware' | 'diskBus' | 'secureBoot'>>, env: NodeJS.ProcessEnv = process.env): Hardware {
-  const firmware = h.firmware ?? DEFAULT_HARDWARE.firmware;
+/**
+ * Hardware from a partial choice: defaults filled in (an architecture without BIOS boots UEFI),
+ * what its machine cannot do refused, its emulator and firmware found on the host (bad input,
+ * exit 2, naming the Debian packages: before anything starts).
+ */
+export function resolveHardware(h: HardwareChoice, env: NodeJS.ProcessEnv = process.env): Hardware {
+  const arch = h.arch ?? DEFAULT_ARCH;
+  const a = archSpec(arch);
+  const firmware = h.firmware ?? a.firmwares[0] ?? DEFAULT_HARDWARE.firmware;
   const diskBus = h.diskBus ?? DEFAULT_HARDWARE.diskBus;
+  if (!a.firmwares.includes(firmware)) throw new UsageError(`${arch} guests boot with ${a.firmwares.join(' or ')} only (QEMU's ${a.machine} machine has no ${firmware})`);
+  if (!a.diskBuses.includes(diskBus)) throw new UsageError(`${arch} guests cannot use the ${diskBus} disk bus (QEMU's ${a.machine} machine has no controller for it): give one of ${a.diskBuses.join(', ')}`);
   if (h.secureBoot) {
     if (firmware !== 'uefi') throw new UsageError(`Secure Boot needs UEFI firmware, not ${firmware}`);
+    if (!a.secureBootPackages.length) throw new UsageError(`Secure Boot is not set up for ${arch} images (amd64 only)`);
     return { firmware, diskBus, uefi: findOvmfSecureBoot(env), secureBoot: h.secureBoot };
   }
-  return firmware === 'uefi' ? { firmware, diskBus, uefi: findOvmf(env) } : { firmware, diskBus };
+  if (arch === DEFAULT_ARCH) return firmware === 'uefi' ? { firmware, diskBus, uefi: findOvmf(env) } : { firmware, diskBus };
+  const host = assertArchHost(arch, ['vm'], env);
+  return { arch, firmware, diskBus, uefi: host.firmware! };
 }
 
 /**
@@ -251,8 +280,9 @@ export function parseProfiles(texts: readonly string[], defaults: { memoryMb: nu
   return out;
 }
 
-/** One line for logs: "tcg, q35/bios, virtio-blk, 2 vCPUs, 2048 MiB". */
+/** One line for logs: "tcg, q35/bios, virtio-blk, 2 vCPUs, 2048 MiB" (arm64: "arm64 tcg, virt/uefi, ..."). */
 export function describeProfile(p: VmProfile): string {
   const sb = p.secureBoot ? ` (Secure Boot${p.secureBoot === 'nomok' ? ', no MOK' : ''})` : '';
-  return `${p.accel}, ${p.machine}/${p.firmware}${sb}, ${p.diskBus}, ${p.cpus} vCPUs, ${p.memoryMb} MiB`;
+  const arch = p.arch === DEFAULT_ARCH ? '' : `${p.arch} `;
+  return `${arch}${p.accel}, ${p.machine}/${p.firmware}${sb}, ${p.diskBus}, ${p.cpus} vCPUs, ${p.memoryMb} MiB`;
 }

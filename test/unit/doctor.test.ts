@@ -85,3 +85,28 @@ test('doctor({ probe: false }): every host tool reported, no accelerator probe',
   assert.equal(r.ok, false, 'not ready without an accelerator verdict');
   for (const t of r.tools) if (t.found) assert.ok(t.path, t.name);
 });
+
+describe('renderDoctor: guest architectures', () => {
+  test('each architecture: works (its probe guest\'s reason) or missing (the apt-get line), with what it needs', () => {
+    const r = report({
+      architectures: [
+        { arch: 'amd64', items: [{ what: 'qemu-system-x86_64', found: true, pkg: 'qemu-system-x86', need: 'vm' }], installed: true, probe: { arch: 'amd64', usable: true, ms: 200, reason: 'accelerator probe: tcg' }, ok: true },
+        {
+          arch: 'arm64',
+          items: [
+            { what: 'qemu-system-aarch64', found: false, pkg: 'qemu-system-arm', need: 'vm' },
+            { what: 'qemu-aarch64-static', found: true, pkg: 'qemu-user-static', need: 'base' },
+          ],
+          installed: false,
+          installCommand: 'apt-get install -y qemu-system-arm',
+          ok: false,
+        },
+      ],
+    });
+    const text = renderDoctor(r).replace(/\x1b\[[0-9;]*m/g, ''); // eslint-disable-line no-control-regex
+    assert.match(text, /amd64 +works +accelerator probe: tcg/);
+    assert.match(text, /arm64 +missing +install: apt-get install -y qemu-system-arm/);
+    assert.match(text, /needs: -qemu-system-aarch64 \(qemu-system-arm\), \+qemu-aarch64-static \(qemu-user-static\)/);
+    assert.match(text, /ready \(1234 ms\)/, 'an architecture that is not installed does not make the host not ready');
+  });
+});

@@ -3,6 +3,7 @@
 # Usage (by mmdebstrap): customize.sh ROOTDIR
 # Environment (set by src/base/debian.ts):
 #   VEXFS_SUITE            Debian suite, e.g. trixie
+#   VEXFS_ARCH             Debian architecture: amd64 (default) or arm64
 #   VEXFS_ROOT_UUID        UUID the root ext4 file system will be created with
 #   VEXFS_MIRROR           e.g. http://deb.debian.org/debian
 #   VEXFS_SECURITY_MIRROR  e.g. http://deb.debian.org/debian-security
@@ -14,6 +15,15 @@ set -eu
 root="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
 : "${VEXFS_SUITE:?}" "${VEXFS_ROOT_UUID:?}" "${VEXFS_MIRROR:?}" "${VEXFS_SECURITY_MIRROR:?}"
+
+# What differs per architecture (the same table as src/arch.ts): GRUB's platforms (the first a
+# BIOS one when there is BIOS), its EFI platform and extra modules, the kernel's serial console.
+# arm64's vmlinuz is a gzip-compressed Image: GRUB reads it through gzio.
+case "${VEXFS_ARCH:-amd64}" in
+  amd64) grub_platforms="i386-pc x86_64-efi"; grub_efi=x86_64-efi; grub_extra=""; console=ttyS0 ;;
+  arm64) grub_platforms="arm64-efi"; grub_efi=arm64-efi; grub_extra="gzio"; console=ttyAMA0 ;;
+  *) echo "customize.sh: unknown VEXFS_ARCH $VEXFS_ARCH" >&2; exit 1 ;;
+esac
 
 # Static files (cloud-init datasource list, locale, fallback DHCP network).
 cp -a "$here/rootfs/." "$root/"
@@ -114,21 +124,23 @@ touch -r "$root/usr" "$root/etc/.updated" "$root/var/.updated"
 # path EFI/BOOT/BOOTX64.EFI), written into the disk by src/base/disk.ts. Both find the root
 # file system by UUID (load.cfg, embedded) whatever the disk is called under that firmware and
 # bus, then read /boot/grub/grub.cfg. The ESP is not mounted: nothing in the guest updates it.
-for platform in i386-pc x86_64-efi; do
+for platform in $grub_platforms; do
   mkdir -p "$root/boot/grub/$platform"
   cp "$root"/usr/lib/grub/$platform/*.mod "$root"/usr/lib/grub/$platform/*.lst "$root/boot/grub/$platform/"
 done
-sed "s/@ROOT_UUID@/$VEXFS_ROOT_UUID/g" "$here/grub.cfg.in" > "$root/boot/grub/grub.cfg"
+sed -e "s/@ROOT_UUID@/$VEXFS_ROOT_UUID/g" -e "s/@CONSOLE@/$console/g" "$here/grub.cfg.in" > "$root/boot/grub/grub.cfg"
 cat > "$root/boot/grub/load.cfg" <<LOADCFG
 search --no-floppy --fs-uuid --set=root $VEXFS_ROOT_UUID
 set prefix=(\$root)/boot/grub
 LOADCFG
 grub_mods="part_gpt ext2 search search_fs_uuid normal linux configfile echo test serial terminal"
-chroot "$root" grub-mkimage -O i386-pc -o /boot/grub/i386-pc/core.img -c /boot/grub/load.cfg -p /boot/grub \
-  biosdisk $grub_mods
-chroot "$root" grub-mkimage -O x86_64-efi -o /boot/grub/x86_64-efi/core.efi -c /boot/grub/load.cfg -p /boot/grub \
-  fat efi_gop $grub_mods
-cp "$root/usr/lib/grub/i386-pc/boot.img" "$root/boot/grub/i386-pc/boot.img"
+if [ "$grub_efi" = x86_64-efi ]; then
+  chroot "$root" grub-mkimage -O i386-pc -o /boot/grub/i386-pc/core.img -c /boot/grub/load.cfg -p /boot/grub \
+    biosdisk $grub_mods
+  cp "$root/usr/lib/grub/i386-pc/boot.img" "$root/boot/grub/i386-pc/boot.img"
+fi
+chroot "$root" grub-mkimage -O "$grub_efi" -o "/boot/grub/$grub_efi/core.efi" -c /boot/grub/load.cfg -p /boot/grub \
+  fat efi_gop $grub_extra $grub_mods
 # shim-signed (for Secure Boot; its binaries go to the ESP, src/base/secure-boot-esp.ts) brings
 # grub2-common, whose kernel hook would run update-grub and replace the grub.cfg above on the
 # next kernel install. Divert the hooks away (run-parts skips names with a dot).

@@ -5,7 +5,7 @@ import type { Step } from '../../pipeline/step.js';
 import { collectLogs, imageFiles, LAYOUT, relPath } from '../artifacts.js';
 import { writeChecksums } from '../checksums.js';
 import { finishManifest, type CiContext } from '../context.js';
-import { writeManifest } from '../manifest.js';
+import { recordKey, writeManifest } from '../manifest.js';
 import { STAGE_TITLES } from '../stages.js';
 
 export const artifactsStep: Step<CiContext> = {
@@ -15,9 +15,9 @@ export const artifactsStep: Step<CiContext> = {
     const { root } = ctx;
     const imagesDir = join(root, LAYOUT.images);
     for (const r of ctx.records.values()) {
-      const o = ctx.outcomes.get(r.variant);
+      const o = ctx.outcomes.get(recordKey(r));
       r.files = await imageFiles(root, imagesDir, r.name, o?.build);
-      const logs = join(root, LAYOUT.logs, r.variant);
+      const logs = join(root, LAYOUT.logs, recordKey(r));
       const copied = await collectLogs(o?.buildLogDir, join(logs, 'build'));
       r.logs = copied || r.validation.status !== 'not-run' ? relPath(root, logs) : null;
     }

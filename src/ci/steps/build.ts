@@ -9,7 +9,8 @@ import { formatDuration } from '../../ui/format.js';
 import { LAYOUT } from '../artifacts.js';
 import { buildFlagsOf, type CiContext } from '../context.js';
 import type { ImageRecord } from '../manifest.js';
-import { runVariant } from '../variant-run.js';
+import { planKey, runVariant } from '../variant-run.js';
+import { recordKey } from '../manifest.js';
 
 /** The wall-clock span of one phase over every variant. */
 function spanOf(records: readonly ImageRecord[], phase: 'build' | 'validation'): { start: string | null; ms: number } {
@@ -26,7 +27,7 @@ function recordStages(ctx: CiContext): void {
   const all = [...ctx.records.values()];
   const b = spanOf(all, 'build');
   const built = all.filter((r) => r.build.status === 'ok').length;
-  const buildTimes = all.filter((r) => r.build.duration_ms !== null).map((r) => `${r.variant} ${formatDuration(r.build.duration_ms!)}`);
+  const buildTimes = all.filter((r) => r.build.duration_ms !== null).map((r) => `${recordKey(r)} ${formatDuration(r.build.duration_ms!)}`);
   ctx.stages.describe('build', {
     status: built === all.length ? 'ok' : 'failed',
     started_at: b.start,
@@ -42,7 +43,7 @@ function recordStages(ctx: CiContext): void {
     status: tried.length === 0 ? 'skipped' : passed === all.length ? 'ok' : 'failed',
     started_at: v.start,
     duration_ms: v.ms,
-    detail: tried.length === 0 ? 'no image to validate' : `${passed}/${all.length} passed${tried.map((r) => (r.validation.summary ? `; ${r.variant} ${r.validation.summary.passed}/${r.validation.summary.total} checks` : `; ${r.variant} ${r.validation.status}`)).join('')}`,
+    detail: tried.length === 0 ? 'no image to validate' : `${passed}/${all.length} passed${tried.map((r) => (r.validation.summary ? `; ${recordKey(r)} ${r.validation.summary.passed}/${r.validation.summary.total} checks` : `; ${recordKey(r)} ${r.validation.status}`)).join('')}`,
   });
 }
 
@@ -61,19 +62,20 @@ export const buildStep: Step<CiContext> = {
       plans,
       opts.jobs,
       async (plan) => {
-        const record = ctx.records.get(plan.variantName)!;
-        const outcome = await runVariant({ plan, record, build: ctx.deps.build, validate, signal, emit: ctx.emit, validateLogsDir: join(ctx.root, LAYOUT.logs, plan.variantName, 'validate'), ...(ctx.opts.profiles?.length ? { profiles: ctx.opts.profiles } : {}), now: ctx.now });
-        ctx.outcomes.set(plan.variantName, outcome);
-        ctx.emit({ type: record.status === 'passed' ? 'info' : 'warn', message: `[${plan.variantName}] ${record.status}${record.status === 'passed' ? '' : `: ${(record.build.error ?? record.validation.error ?? '').split('\n')[0]}`}` });
+        const key = planKey(plan);
+        const record = ctx.records.get(key)!;
+        const outcome = await runVariant({ plan, record, build: ctx.deps.build, validate, signal, emit: ctx.emit, validateLogsDir: join(ctx.root, LAYOUT.logs, key, 'validate'), ...(ctx.opts.profiles?.length ? { profiles: ctx.opts.profiles } : {}), now: ctx.now });
+        ctx.outcomes.set(key, outcome);
+        ctx.emit({ type: record.status === 'passed' ? 'info' : 'warn', message: `[${key}] ${record.status}${record.status === 'passed' ? '' : `: ${(record.build.error ?? record.validation.error ?? '').split('\n')[0]}`}` });
         if (record.status !== 'passed' && record.status !== 'cancelled' && opts.failFast && !failFast.signal.aborted) {
-          ctx.emit({ type: 'warn', message: `--fail-fast: ${plan.variantName} failed, stopping the other variants` });
-          failFast.abort(new Error(`--fail-fast: ${plan.variantName} failed`));
+          ctx.emit({ type: 'warn', message: `--fail-fast: ${key} failed, stopping the other variants` });
+          failFast.abort(new Error(`--fail-fast: ${key} failed`));
         }
       },
       signal,
     );
     recordStages(ctx);
     const failed = [...ctx.records.values()].filter((r) => r.status !== 'passed');
-    if (failed.length) throw new Error(failed.map((r) => `${r.variant} ${r.status}`).join(', '));
+    if (failed.length) throw new Error(failed.map((r) => `${recordKey(r)} ${r.status}`).join(', '));
   },
 };

@@ -9,7 +9,7 @@ import { buildFlagsOf, type CiContext } from '../context.js';
 import { selectVariants } from '../inputs.js';
 import { checkShellScripts } from '../prechecks.js';
 import { STAGE_TITLES } from '../stages.js';
-import { newImageRecord } from '../variant-run.js';
+import { newImageRecord, planKey } from '../variant-run.js';
 
 export const preBuildStep: Step<CiContext> = {
   name: 'pre-build',
@@ -20,15 +20,19 @@ export const preBuildStep: Step<CiContext> = {
     const config = loadConfig(opts.buildFlags, opts.cwd);
     const names = selectVariants(ctx.requested, Object.keys(config.variants));
     const flags = buildFlagsOf(ctx);
-    const plans = names.map((variant) => resolveBuildPlan({ ...flags, variant, version: ctx.inputs.version, outputDir: join(ctx.root, LAYOUT.images) }, opts.env, opts.cwd));
+    // Each variant for each architecture (--arch amd64,arm64); without --arch, the config's or amd64.
+    const arches: ReadonlyArray<string | undefined> = opts.arches?.length ? opts.arches : [undefined];
+    const plans = names.flatMap((variant) =>
+      arches.map((arch) => resolveBuildPlan({ ...flags, variant, version: ctx.inputs.version, outputDir: join(ctx.root, LAYOUT.images), ...(arch ? { arch } : {}) }, opts.env, opts.cwd)),
+    );
     // Known from here on, also when a later check fails: the manifest lists these variants.
     ctx.plans = plans;
-    ctx.records = new Map(plans.map((p) => [p.variantName, newImageRecord(p.variantName, p.version)]));
+    ctx.records = new Map(plans.map((p) => [planKey(p), newImageRecord(p.variantName, p.version, p.arch)]));
     assertVmBuildTarget(config.sourceDir, config.payload);
     const scripts = await (ctx.deps.checkScripts ?? checkShellScripts)({ signal: opts.signal, logFile: join(ctx.root, LAYOUT.logs, 'pre-build.log') });
     ctx.config = config;
     ctx.stages.describe('pre-build', {
-      detail: `config ${config.configPath ?? 'built-in defaults'}; variants ${names.join(', ')}; source ${config.sourceDir} has vm-build; ${scripts.scripts} guest scripts pass bash -n, shellcheck ${scripts.shellcheck}`,
+      detail: `config ${config.configPath ?? 'built-in defaults'}; variants ${names.join(', ')}${opts.arches?.length ? ` for ${opts.arches.join(', ')}` : ''}; source ${config.sourceDir} has vm-build; ${scripts.scripts} guest scripts pass bash -n, shellcheck ${scripts.shellcheck}`,
     });
   },
 };

@@ -6,7 +6,7 @@ import type { Step } from '../../pipeline/step.js';
 import { buildReport, type ImageResult, type ValidationReport } from '../../report/model.js';
 import { LAYOUT } from '../artifacts.js';
 import { finishManifest, type CiContext } from '../context.js';
-import type { ImageRecord } from '../manifest.js';
+import { recordKey, type ImageRecord } from '../manifest.js';
 import { writeReports } from '../reports.js';
 import { STAGE_TITLES } from '../stages.js';
 
@@ -36,7 +36,7 @@ export function validationReport(ctx: CiContext): ValidationReport {
   const accel = ctx.accel ?? 'unknown';
   // With a validation matrix (--profile) a variant has a row per profile.
   const results = [...ctx.records.values()].flatMap((r) => {
-    const o = ctx.outcomes.get(r.variant);
+    const o = ctx.outcomes.get(recordKey(r));
     return o?.validations ?? [o?.validation ?? unbuiltResult(r, join(ctx.root, LAYOUT.images, `${r.name}.qcow2`), accel)];
   });
   const t = ctx.opts.validateTimeouts;

@@ -2,7 +2,10 @@
 // path on stdout. Progress and notices go to stderr.
 import type { Command } from 'commander';
 import { base } from '../../api.js';
-import { DEFAULT_DISTRO, PRESET_NAMES, type DownloadProgress } from '../../base/index.js';
+import { DEFAULT_DISTRO, parseBaseSpec, PRESET_NAMES, type DownloadProgress } from '../../base/index.js';
+import { ARCHES, DEFAULT_ARCH, parseArch } from '../../arch.js';
+import { assertArchHost } from '../../tools/arch-host.js';
+import { assertBaseArch } from '../../base/presets.js';
 import { defaultCacheDir } from '../../paths.js';
 import { checkBaseSpec } from '../../base/spec-check.js';
 import { checkDirArg } from '../../config/dir-arg.js';
@@ -15,6 +18,7 @@ interface BaseCliOptions {
   cacheDir?: string;
   rebuild?: boolean;
   json?: boolean;
+  arch?: string;
 }
 
 /** One progress line: "downloading 41% 120.0 MiB / 290.0 MiB". */
@@ -47,6 +51,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--distro <name|path|url>', `${PRESET_NAMES.join(', ')}, a local disk image, or an http(s) URL`, DEFAULT_DISTRO)
     .option('--checksum <sha256:hex>', 'expected SHA-256 of a downloaded image (instead of the publisher\'s SHA256SUMS)')
     .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)')
+    .option('--arch <arch>', `guest architecture: ${ARCHES.join(', ')} (default: ${DEFAULT_ARCH}); arm64 is built here through qemu-user`)
     .option('--rebuild', 'ignore a cached base and build or download it again')
     .option('--json', 'print path, format, virtual size, digest and source as JSON')
     .addHelpText(
@@ -69,6 +74,10 @@ Examples:
       // Bad input before anything is written: the spec, a local file's path, the cache directory.
       const cacheDir = checkDirArg(opts.cacheDir ?? defaultCacheDir(ctx.env), opts.cacheDir ? '--cache-dir' : 'the cache directory');
       checkBaseSpec(opts.distro, { checksum: opts.checksum, ubuntuMirror: ctx.env.VEXFS_IMAGE_UBUNTU_MIRROR });
+      const arch = parseArch(opts.arch);
+      assertBaseArch(opts.distro, arch);
+      // A Debian base for arm64 is built through qemu-user: its host packages, before anything is written.
+      if (parseBaseSpec(opts.distro).kind === 'debian') assertArchHost(arch, ['base'], ctx.env);
       const r = await base({
         distro: opts.distro,
         cacheDir,
@@ -76,6 +85,7 @@ Examples:
         env: ctx.env,
         checksum: opts.checksum,
         rebuild: opts.rebuild,
+        arch,
         onInfo: quiet ? undefined : (m) => ctx.stderr.write(`${m}\n`),
         onProgress: progressRenderer(ctx.stderr, quiet),
       });

@@ -16,6 +16,7 @@ interface BuildCliOptions extends BuildVmCliOptions {
   buildCommand?: string;
   buildSubdir?: string;
   module?: string[];
+  arch?: string;
 }
 
 export function toBuildFlags(o: BuildCliOptions): BuildFlags {
@@ -25,6 +26,7 @@ export function toBuildFlags(o: BuildCliOptions): BuildFlags {
     version: o.version,
     outputDir: o.outputDir,
     force: o.force ?? false,
+    ...(o.arch !== undefined ? { arch: o.arch } : {}),
     payload: { buildCommand: o.buildCommand, buildSubdir: o.buildSubdir, modules: o.module },
   };
 }
@@ -38,7 +40,8 @@ export function register(program: Command, ctx: CliContext): void {
     .command('build')
     .description('build a VexFS image: boot a base image, build vexfs.ko and vexctl in the VM, finalise')
     .option('--variant <name>', 'minimal, development, production, or one from vexfs-image.yaml (default: production, env IMAGE_VARIANT)')
-    .option('--version <version>', 'VexFS version to stamp (default: 1.0.0, env VEXFS_VERSION)');
+    .option('--version <version>', 'VexFS version to stamp (default: 1.0.0, env VEXFS_VERSION)')
+    .option('--arch <arch>', 'guest architecture: amd64 or arm64 (default: amd64, or arch in vexfs-image.yaml); arm64 images are named vexfs-<variant>-<version>-arm64');
   addBuildVmOptions(cmd, {
     buildDir: 'working directory for VMs and logs (default: build)',
     timeout: 'deadline for the in-VM work (default: 1800)',
@@ -60,6 +63,7 @@ Examples:
   $ vexfs-image build --variant minimal
   $ vexfs-image build --version 1.1.0 --variant development --source ~/src/vexfs
   $ vexfs-image build --variant minimal --no-cleanup    # keep build/vm-minimal/ for debugging
+  $ vexfs-image build --variant minimal --arch arm64 --base debian-12   # arm64 under TCG (qemu-system-arm, qemu-efi-aarch64, qemu-user-static, binfmt-support)
 
 An image whose manifest records the same inputs digest (source tree, config, payload, variant,
 version, package set, base image sha256, vexfs-image's version and code, guest/ scripts) and whose

@@ -14,6 +14,8 @@ import type { MatrixProfile } from '../../ci/variant-run.js';
 import { loadConfig } from '../../config/load.js';
 import { profileLabel, resolveHardware } from '../../vm/profile.js';
 import { profilesFromFlags } from './validate.js';
+import { parseArchList } from '../../arch.js';
+import { assertArchHost } from '../../tools/arch-host.js';
 import { addBuildVmOptions, buildVmFlags, intOption, type BuildVmCliOptions } from '../options.js';
 
 export interface CiCliOptions extends BuildVmCliOptions {
@@ -28,6 +30,7 @@ export interface CiCliOptions extends BuildVmCliOptions {
   notifyUrl?: string;
   json?: boolean;
   profile?: string[];
+  arch?: string[];
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -58,6 +61,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--ssh-timeout <seconds>', `validation: seconds per guest command (default: ${VALIDATE_DEFAULTS.sshTimeoutS})`, intOption('--ssh-timeout'))
     .option('--notify-url <url>', 'POST a JSON summary (Slack-compatible "text") here (default: VEXFS_NOTIFY_URL)')
     .option('--json', 'print build-manifest.json on stdout instead of the summary table')
+    .option('--arch <arches>', 'architectures to build every variant for: repeat or comma-separate, e.g. amd64,arm64 (default: arch in the config, else amd64); arm64 images are named ...-arm64', collect)
     .option('--profile <profile>', 'validate each image under this VM profile (repeatable: the matrix, a report row per variant and profile), as for validate --profile: e.g. uefi,nvme,512M', collect)
     .addHelpText(
       'after',
@@ -71,12 +75,16 @@ Examples:
   $ CI_TAG=v1.0.0 CI_BUILD_NUMBER=123 vexfs-image ci
   $ vexfs-image ci --variant minimal,production --jobs 2 --fail-fast
   $ vexfs-image ci --variant minimal --artifacts-dir shard-minimal     # one shard of a CI matrix
+  $ vexfs-image ci --variant minimal --arch amd64,arm64                # both architectures
   $ vexfs-image ci merge shard-* --artifacts-dir artifacts             # combine the shards`,
     )
     .action(async (o: CiCliOptions) => {
       // The matrix judged (values, memory, OVMF on the host) before anything starts.
       const cfg = o.profile?.length ? undefined : loadConfig({ config: o.config, source: o.source }, process.cwd());
       const profiles = cfg ? matrixFromFlags(cfg.file.profiles, ctx.env, `profiles in ${cfg.configPath ?? 'the config'}`) : matrixFromFlags(o.profile, ctx.env);
+      // The architecture axis, and each one's emulator, firmware and qemu-user, before anything is written.
+      const arches = o.arch ? parseArchList(o.arch) : undefined;
+      for (const a of arches ?? []) assertArchHost(a, ['vm', 'base'], ctx.env);
       const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: quiet() }));
       await preflightCi({ variants: o.variant ?? [], version: o.version, buildFlags: buildVmFlags(o), artifactsDir: o.artifactsDir, notifyUrl: o.notifyUrl }, ctx.env, process.cwd());
       try {
@@ -87,6 +95,7 @@ Examples:
           artifactsDir: resolve(o.artifactsDir),
           force: o.force ?? false,
           version: o.version,
+          ...(arches ? { arches } : {}),
           buildFlags: buildVmFlags(o),
           notifyUrl: o.notifyUrl,
           bootTimeoutS: o.bootTimeout,

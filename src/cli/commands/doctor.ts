@@ -4,6 +4,7 @@ import pc from 'picocolors';
 import { doctor } from '../../api.js';
 import type { DoctorReport } from '../../doctor.js';
 import type { CliContext } from '../context.js';
+import { ARCHES, parseArchList } from '../../arch.js';
 
 export function renderDoctor(r: DoctorReport): string {
   const lines: string[] = ['Host tools:'];
@@ -22,6 +23,15 @@ export function renderDoctor(r: DoctorReport): string {
     const c = r.accelerator.chosen;
     lines.push(`  builds will use: ${c ? pc.bold(c.toUpperCase()) : pc.red('nothing (no usable accelerator)')}${r.accelerator.cached ? pc.dim(` (cached probe from ${r.accelerator.probedAt}; --refresh to re-probe)`) : ''}`);
   }
+  if (r.architectures?.length) {
+    lines.push('Guest architectures:');
+    for (const a of r.architectures) {
+      const state = a.ok ? pc.green('works   ') : a.installed ? pc.red('fails   ') : pc.yellow('missing ');
+      const needs = a.items.map((i) => `${i.found ? pc.green('+') : pc.red('-')}${i.what} (${i.pkg})`).join(', ');
+      lines.push(`  ${a.arch.padEnd(5)}  ${state}  ${a.probe ? a.probe.reason : `install: ${a.installCommand ?? ''}`}`);
+      lines.push(pc.dim(`         needs: ${needs}`));
+    }
+  }
   if (r.installCommand) lines.push(`To install what is missing: ${r.installCommand}`);
   lines.push(`${r.ok ? pc.green('ready') : pc.red('not ready')} (${r.ms} ms)`);
   return lines.join('\n');
@@ -35,6 +45,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--install', 'install missing Debian packages with apt-get (as root)')
     .option('--refresh', 'ignore the cached accelerator probe')
     .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)')
+    .option('--arch <arches>', `guest architectures to check, comma-separated (default: ${ARCHES.join(',')}): host packages, and a probe guest of each under a deadline`)
     .addHelpText(
       'after',
       `
@@ -43,8 +54,10 @@ Examples:
   $ vexfs-image doctor --json | jq .accelerator.chosen
   $ sudo vexfs-image doctor --install`,
     )
-    .action(async (opts: { json?: boolean; install?: boolean; refresh?: boolean; cacheDir?: string }) => {
-      const report = await doctor({ ...opts, env: ctx.env, signal: ctx.signal, onInfo: (m) => ctx.stderr.write(`${m}\n`) });
+    .action(async (opts: { json?: boolean; install?: boolean; refresh?: boolean; cacheDir?: string; arch?: string }) => {
+      const arches = opts.arch !== undefined ? parseArchList(opts.arch) : undefined;
+      const { arch: _a, ...rest } = opts;
+      const report = await doctor({ ...rest, ...(arches ? { arches } : {}), env: ctx.env, signal: ctx.signal, onInfo: (m) => ctx.stderr.write(`${m}\n`) });
       ctx.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderDoctor(report)}\n`);
       ctx.setOutcome(report.ok ? 'ok' : 'failed');
     });

@@ -10,6 +10,7 @@ import { DEFAULT_RUN_USER } from '../../run/names.js';
 import { VALIDATE_DEFAULTS } from '../../validate/index.js';
 import { completeChoice, parseProfile, resolveHardware } from '../../vm/profile.js';
 import type { CliContext } from '../context.js';
+import { parseArch } from '../../arch.js';
 import { cpusOption, intOption } from '../options.js';
 
 export interface RunCliOptions {
@@ -24,6 +25,7 @@ export interface RunCliOptions {
   cleanup: boolean;
   network?: boolean;
   profile?: string;
+  arch?: string;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -41,6 +43,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--user <user>', 'login user created in the guest (passwordless sudo, key login only); not an account the image already has', DEFAULT_RUN_USER)
     .option('--no-cleanup', 'keep the instance directory (overlay, serial and QEMU logs, key) after exit')
     .option('--network', 'give the guest the host\'s network (default: none beyond the SSH forward)')
+    .option('--arch <arch>', 'architecture (amd64, arm64) of an image whose sidecar .json and name do not say (default: amd64)')
     .option('--profile <profile>', 'VM profile as validate takes it: firmware bios|uefi, disk bus virtio-blk|virtio-scsi|nvme|sata, memory (512M, 2G), vCPUs (2cpu), comma-separated, e.g. uefi,nvme (what it leaves out comes from --memory and --cpus; default: bios,virtio-blk)')
     .addHelpText(
       'after',
@@ -78,7 +81,8 @@ already running, 130 interrupted (the guest is powered off first).`,
       };
       // Judged before anything starts: values, the images' least memory, OVMF on the host (exit 2).
       const choice = o.profile ? completeChoice(parseProfile(o.profile), { memoryMb: o.memory, cpus: o.cpus }) : undefined;
-      if (choice) resolveHardware(choice, ctx.env);
+      const arch = o.arch !== undefined ? parseArch(o.arch) : undefined;
+      if (choice) resolveHardware({ ...choice, ...(arch ? { arch } : {}) }, ctx.env);
       // Not wired into run's session yet (the MOK enrolment lives in validate): refuse, never ignore.
       if (choice?.secureBoot) throw new UsageError('run --profile secureboot is not supported: use validate --profile secureboot');
       // SIGHUP (a closed terminal) aborts ctx.signal like SIGINT/SIGTERM (pipeline/abort.ts).
@@ -91,6 +95,7 @@ already running, 130 interrupted (the guest is powered off first).`,
         memoryMb: choice?.memoryMb ?? o.memory,
         cpus: choice?.cpus ?? o.cpus,
         ...(choice ? { hardware: { firmware: choice.firmware, diskBus: choice.diskBus } } : {}),
+        ...(arch ? { arch } : {}),
         network: o.network === true,
         bootTimeoutS: o.bootTimeout,
         sshTimeoutS: o.sshTimeout,

@@ -19,6 +19,7 @@ import { validate } from '../../api.js';
 import { resolveCheckList, VALIDATE_DEFAULTS, type ValidateOptions } from '../../validate/index.js';
 import { parseProfiles, resolveHardware } from '../../vm/profile.js';
 import type { CliContext } from '../context.js';
+import { parseArch } from '../../arch.js';
 
 export interface ValidateCliOptions {
   imagesDir: string;
@@ -40,6 +41,7 @@ export interface ValidateCliOptions {
   workDir?: string;
   listChecks?: boolean;
   profile?: string[];
+  arch?: string;
 }
 
 /** --profile is repeatable: each one a row per image in every report. */
@@ -91,6 +93,7 @@ export function toValidateOptions(images: string[], o: ValidateCliOptions, ctx: 
   // Everything checked here, before an image is looked at or a VM started.
   if (o.variant !== undefined) checkVariantName(o.variant, '--variant');
   if (o.version !== undefined) checkVersion(o.version, '--version');
+  const arch = o.arch !== undefined ? parseArch(o.arch) : undefined;
   if (o.reportDir) checkDirArg(o.reportDir, '--report-dir', cwd);
   if (o.workDir) checkDirArg(o.workDir, '--work-dir', cwd);
   precompileChecks(resolveCheckList({ checks, userChecks: cfg.checks }), { version: o.version, variant: o.variant });
@@ -111,6 +114,7 @@ export function toValidateOptions(images: string[], o: ValidateCliOptions, ctx: 
     userChecks: cfg.checks,
     variant: o.variant,
     version: o.version,
+    ...(arch ? { arch } : {}),
     checksum: o.checksum,
     cleanShutdown: o.cleanShutdown,
     network: o.network,
@@ -170,6 +174,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--source <dir>', 'VexFS source tree whose vexfs-image.yaml to read')
     .option('--variant <name>', 'variant of images whose manifest and file name do not say')
     .option('--version <version>', 'version of images whose manifest and file name do not say')
+    .option('--arch <arch>', 'architecture (amd64, arm64) of images whose manifest and file name do not say (default: amd64)')
     .option('--checksum', 'hash each image before and after, and against its manifest')
     .option('--clean-shutdown', 'power the guest off with ACPI at the end instead of stopping QEMU')
     .option('--network', 'give the guest the host\'s network (default: none beyond the SSH forward)')

@@ -19,7 +19,7 @@ export const checksStep: Step<ValidateContext> = {
     const s = ctx.session;
     if (!s.ssh) throw new Error('checks: no SSH target');
     const exec = sshBatchExecutor(s.ssh, s.sockDir ?? ctx.dir, join(ctx.dir, 'checks.log'));
-    const vars: CheckVars = { version: ctx.target.version, variant: ctx.target.variant, name: ctx.target.name };
+    const vars: CheckVars = { version: ctx.target.version, variant: ctx.target.variant, name: ctx.target.name, arch: ctx.target.arch };
     // Read with the cloud-init wait; without it kernel-log checks judge the log alone.
     if (s.taintAtReady !== undefined) vars.taint_baseline = s.taintAtReady;
     else rt.warn('could not read the kernel taint baseline (/proc/sys/kernel/tainted) with the cloud-init wait');

@@ -35,6 +35,7 @@ async function published(): Promise<{ dir: string; buildDir: string; manifestPat
     variant: 'minimal',
     version: '1.0.0',
     files: { image: { name: `${NAME}.qcow2`, size: statSync(qcow2).size, sha256: imageSha, virtual_size: 64 * 2 ** 20 }, compressed: { name: `${NAME}.qcow2.gz`, size: 1, sha256: 'c'.repeat(64) } },
+    architecture: 'amd64',
     build_date: '2026-12-07T00:00:00.000Z',
     tool: { name: 'vexfs-image', version: '0.1.0', host_tools: {} },
     accelerator: 'tcg',
@@ -61,7 +62,7 @@ describe('formats added to an up-to-date image', () => {
     const m0 = JSON.parse(readFileSync(p.manifestPath, 'utf8')) as ImageManifest;
     assert.deepEqual(await missingFormats(p.dir, m0, ['qcow2', 'raw', 'vhd']), ['raw', 'vhd']);
 
-    const r = await addFormats({ outputDir: p.dir, buildDir: p.buildDir, variantName: 'minimal', imageName: NAME, manifestPath: p.manifestPath, formats: ['raw', 'vhd'], signal: new AbortController().signal });
+    const r = await addFormats({ outputDir: p.dir, lockFile: join(p.buildDir, '.vm-minimal.lock'), variantName: 'minimal', imageName: NAME, manifestPath: p.manifestPath, formats: ['raw', 'vhd'], signal: new AbortController().signal });
     assert.deepEqual(r.formats.map((f) => f.format), ['raw', 'vhd']);
     const sums = spawnSync('sha256sum', ['-c', `${NAME}.raw.sha256`, `${NAME}.vhd.sha256`], { cwd: p.dir, encoding: 'utf8' });
     assert.equal(sums.status, 0, sums.stdout + sums.stderr);
@@ -87,7 +88,7 @@ describe('formats added to an up-to-date image', () => {
     assert.deepEqual(await missingFormats(p.dir, m, ['qcow2', 'raw', 'vhd']), []);
     rmSync(join(p.dir, `${NAME}.raw`));
     assert.deepEqual(await missingFormats(p.dir, m, ['qcow2', 'raw', 'vhd']), ['raw']);
-    await addFormats({ outputDir: p.dir, buildDir: p.buildDir, variantName: 'minimal', imageName: NAME, manifestPath: p.manifestPath, formats: ['raw'], signal: new AbortController().signal });
+    await addFormats({ outputDir: p.dir, lockFile: join(p.buildDir, '.vm-minimal.lock'), variantName: 'minimal', imageName: NAME, manifestPath: p.manifestPath, formats: ['raw'], signal: new AbortController().signal });
     const m2 = JSON.parse(readFileSync(p.manifestPath, 'utf8')) as ImageManifest;
     assert.deepEqual(m2.files.formats!.map((f) => f.format), ['raw', 'vhd']);
     assert.equal(spawnSync('sha256sum', ['-c', `${NAME}.raw.sha256`], { cwd: p.dir }).status, 0);
@@ -100,7 +101,7 @@ describe('formats added to an up-to-date image', () => {
     assert.ok(lock);
     try {
       await assert.rejects(
-        addFormats({ outputDir: p.dir, buildDir: p.buildDir, variantName: 'minimal', imageName: NAME, manifestPath: p.manifestPath, formats: ['raw'], signal: new AbortController().signal }),
+        addFormats({ outputDir: p.dir, lockFile: join(p.buildDir, '.vm-minimal.lock'), variantName: 'minimal', imageName: NAME, manifestPath: p.manifestPath, formats: ['raw'], signal: new AbortController().signal }),
         /another build of minimal is running/,
       );
     } finally {

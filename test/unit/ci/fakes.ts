@@ -8,6 +8,7 @@ import type { BuildFn, ValidateFn } from '../../../src/ci/variant-run.js';
 import type { DoctorReport } from '../../../src/doctor.js';
 import { summarizeChecks, imageStatus, type CheckResult, type ImageResult } from '../../../src/report/model.js';
 import type { BuildResult } from '../../../src/builder/index.js';
+import { imageBaseName } from '../../../src/builder/context.js';
 
 const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -42,7 +43,7 @@ export interface FakeOptions {
 
 export function fakeBuild(o: FakeOptions = {}): BuildFn {
   return async (plan, { signal, emit }) => {
-    const name = `vexfs-${plan.variantName}-${plan.version}`;
+    const name = imageBaseName(plan.variantName, plan.version, plan.arch);
     const logDir = join(plan.buildDir, 'logs', `${plan.variantName}-test`);
     await mkdir(logDir, { recursive: true });
     await writeFile(join(logDir, '01-environment.log'), `build log of ${plan.variantName}\n`);
@@ -76,7 +77,7 @@ export function fakeBuild(o: FakeOptions = {}): BuildFn {
     await writeFile(gz, gzData);
     await writeFile(`${image}.sha256`, `${sha(imageData)}  ${name}.qcow2\n`);
     await writeFile(`${gz}.sha256`, `${sha(gzData)}  ${name}.qcow2.gz\n`);
-    await writeFile(join(plan.outputDir, `${name}.json`), JSON.stringify({ variant: plan.variantName, version: plan.version, files: { image: { name: `${name}.qcow2`, sha256: sha(imageData) } } }));
+    await writeFile(join(plan.outputDir, `${name}.json`), JSON.stringify({ variant: plan.variantName, version: plan.version, architecture: plan.arch ?? 'amd64', files: { image: { name: `${name}.qcow2`, sha256: sha(imageData) } } }));
     await writeFile(join(plan.outputDir, `${name}.manifest`), `VexFS image manifest\n`);
     // The supply-chain files finalise publishes beside the image (src/supply).
     for (const suffix of ['.spdx.json', '.cdx.json', '.intoto.json']) await writeFile(join(plan.outputDir, `${name}${suffix}`), `{"fake": "${suffix}"}\n`);

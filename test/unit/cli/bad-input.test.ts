@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCi } from '../../../src/ci/orchestrator.js';
@@ -95,6 +95,25 @@ const CASES: Record<string, Case> = {
   'build: --build-dir is a file': { args: ['build', '--build-dir', '@IN/afile'], message: /--build-dir .*afile is not a directory/ },
   'build: --cache-dir is a file': { args: ['build', '--cache-dir', '@IN/afile'], message: /--cache-dir .*afile is not a directory/ },
   'build: --build-dir not creatable': { args: ['build', '--build-dir', '/proc/self/vexfs-test'], message: /--build-dir \/proc\/self\/vexfs-test cannot be created: \/proc\/self is on a proc file system/ },
+
+  // build: the architecture (issue 19); PATH holds no qemu-system-aarch64 or qemu-aarch64-static
+  'build: unknown --arch': { args: ['build', '--arch', 'riscv64'], message: /--arch: unknown architecture "riscv64": give amd64 or arm64/ },
+  'build: --arch arm64 without its emulator and qemu-user': { args: ['build', '--arch', 'arm64'], message: /arm64 guests need qemu-system-aarch64 \(Debian package qemu-system-arm\).*qemu-aarch64-static \(Debian package qemu-user-static\).*apt-get install -y qemu-system-arm qemu-efi-aarch64 qemu-user-static binfmt-support$/ },
+  'build: --arch arm64 without AAVMF': {
+    args: ['build', '--arch', 'arm64'],
+    env: { VEXFS_IMAGE_AAVMF_CODE: '/nonexistent/AAVMF_CODE.fd', VEXFS_IMAGE_AAVMF_VARS: '/nonexistent/AAVMF_VARS.fd' },
+    message: /UEFI firmware \/nonexistent\/AAVMF_CODE\.fd \(Debian package qemu-efi-aarch64\)/,
+  },
+  'build: --arch arm64 with an Ubuntu preset': { args: ['build', '--arch', 'arm64', '--base', 'ubuntu-24.04'], message: /ubuntu-24\.04 is an amd64 cloud image: for --arch arm64 use debian-13 or debian-12/ },
+  'config: unknown arch': { args: ['build', '--config', '@IN/cfg/arch.yaml'], message: /arch = "sparc"/ },
+  'validate: unknown --arch': { args: ['validate', '--arch', 'mips', '@IN/imgs/plain.qcow2'], message: /--arch: unknown architecture "mips"/ },
+  'validate: an arm64 image without its emulator': { args: ['validate', '@IN/imgs/vexfs-minimal-1.0.0-arm64.qcow2'], message: /arm64 guests need qemu-system-aarch64 \(Debian package qemu-system-arm\)/ },
+  'validate: --arch that contradicts the image\'s name': { args: ['validate', '--arch', 'amd64', '@IN/imgs/vexfs-minimal-1.0.0-arm64.qcow2'], message: /is an arm64 image \(its name says so\), not amd64/ },
+  'run: unknown --arch': { args: ['run', '--arch', 'ppc64el', '@IN/imgs/plain.qcow2'], message: /--arch: unknown architecture "ppc64el"/ },
+  'base: --arch arm64 without qemu-user': { args: ['base', '--distro', 'debian-12', '--arch', 'arm64'], message: /arm64 guests need qemu-aarch64-static \(Debian package qemu-user-static\).*apt-get install -y qemu-user-static binfmt-support$/ },
+  'ci: unknown --arch': { args: ['ci', '--arch', 'amd64,s390x'], message: /--arch: unknown architecture "s390x"/ },
+  'ci: --arch arm64 without its emulator': { args: ['ci', '--arch', 'amd64,arm64'], message: /arm64 guests need qemu-system-aarch64 \(Debian package qemu-system-arm\)/ },
+  'doctor: unknown --arch': { args: ['doctor', '--arch', 'vax'], message: /--arch: unknown architecture "vax"/ },
 
   // the config file
   'config: not YAML': { args: ['build', '--config', '@IN/cfg/bad-yaml.yaml'], message: /bad-yaml\.yaml: not valid YAML/ },
@@ -226,6 +245,9 @@ before(async () => {
   write('cfg/memory.yaml', 'memory: 100\n');
   write('cfg/cpus.yaml', 'cpus: 1000\n');
   write('cfg/variant.yaml', 'variant: Prod\n');
+  write('cfg/arch.yaml', 'arch: sparc\n');
+  write('imgs/plain.qcow2', '');
+  write('imgs/vexfs-minimal-1.0.0-arm64.qcow2', '');
   write('cfg/version.yaml', 'version: "1..0"\n');
   write('cfg/disk.yaml', 'disk_size: huge\n');
   write('cfg/bomb.yaml', `a: &a ["x","x","x","x","x","x","x","x","x"]\n${Array.from({ length: 12 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`).join('\n')}\n`);

@@ -31,8 +31,8 @@ test('no config: the example builds the VexFS payload, and its checks are the bu
     ['/etc/vexfs/vexfs.conf', '/etc/systemd/system/vexfs.service', '/usr/local/bin/vexfs-mount-helper', '/usr/local/bin/vexfs-umount-helper', '/var/log/vexfs.log', '/etc/modules-load.d/vexfs.conf'],
   );
   assert.deepEqual(cfg.baseChecks.map((c) => c.id), loadBuiltinChecks().map((c) => c.id));
-  assert.equal(checksForVariant(cfg.baseChecks, 'minimal').length, 23);
-  assert.equal(checksForVariant(cfg.baseChecks, 'production').length, 28);
+  assert.equal(checksForVariant(cfg.baseChecks, 'minimal').length, 24);
+  assert.equal(checksForVariant(cfg.baseChecks, 'production').length, 29);
 });
 
 test('a declared module starts from nothing: no vexctl, no VexFS files or service, derived checks only', () => {
@@ -45,7 +45,7 @@ test('a declared module starts from nothing: no vexctl, no VexFS files or servic
   assert.deepEqual(p.modules, [{ name: 'scratchfs', path: '**/scratchfs.ko', installDir: 'extra/scratchfs', filesystem: 'scratch' }]);
   assert.deepEqual([p.tools, p.files, p.services], [[], [], []]);
   const ids = checksForVariant(cfg.baseChecks, 'minimal').map((c) => c.id);
-  assert.deepEqual(ids, ['module-info', 'module-load', 'module-listed', 'proc-filesystems', 'mount-rw', 'uname', 'image-identity', 'cloud-init-ok', 'systemd-failed', 'machine-id-fresh', 'ssh-host-keys-fresh', 'module-unload', 'kernel-log']);
+  assert.deepEqual(ids, ['module-info', 'module-load', 'module-listed', 'proc-filesystems', 'mount-rw', 'uname', 'image-identity', 'image-architecture', 'cloud-init-ok', 'systemd-failed', 'machine-id-fresh', 'ssh-host-keys-fresh', 'module-unload', 'kernel-log']);
   const mount = cfg.baseChecks.find((c) => c.id === 'mount-rw');
   assert.equal(mount?.type === 'mount' && mount.fstype, 'scratch');
   const fs = cfg.baseChecks.find((c) => c.id === 'proc-filesystems');

@@ -13,7 +13,7 @@ const byId = (id: string) => builtin.find((c) => c.id === id);
 test('the built-in list parses and compiles for every variant', () => {
   assert.ok(builtin.length >= 25);
   for (const variant of ['minimal', 'development', 'production']) {
-    for (const c of checksForVariant(builtin, variant)) compileCheck(c, { version: '1.0.0', variant, name: `vexfs-${variant}-1.0.0`, taint_baseline: '0' });
+    for (const c of checksForVariant(builtin, variant)) compileCheck(c, { version: '1.0.0', variant, name: `vexfs-${variant}-1.0.0`, arch: 'arm64', taint_baseline: '0' });
   }
 });
 

@@ -4,7 +4,7 @@ import { parseChecks } from '../../../src/validate/checks.js';
 import { compileCheck, type CompiledCheck } from '../../../src/validate/compile.js';
 import { GuestTransportError, nextBatch, runChecks, type BatchExecutor, type BatchItem, type BatchOutput, type ItemOutput } from '../../../src/validate/engine.js';
 
-const vars = { version: '1.0.0', variant: 'minimal', name: 'img' };
+const vars = { version: '1.0.0', variant: 'minimal', name: 'img', arch: 'amd64' };
 
 function compile(yaml: string): CompiledCheck[] {
   return parseChecks(yaml, 'test').map((c) => compileCheck(c, vars));

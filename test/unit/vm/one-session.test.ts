@@ -31,11 +31,11 @@ test('the Vm class is used (not only as a type) only by the VM session and the Q
   assert.deepEqual(users.filter((u) => !u.startsWith('vm/')), []);
 });
 
-test('a qemu-system binary is run only by tools/qemu.ts (Vm) and the accelerator probe', () => {
-  // A process start whose command is a qemu-system binary, by name or through a variable that
-  // holds one (the probe), or the default binary of Vm.start.
-  const starts = files.filter((f) => /(run|spawnProcess|runAttached)\(\s*(qemu\b|'qemu-system)(?!,\s*\['--version'\])|'qemu-system-x86_64',\s*\.\.\.qemuArgs/.test(f.text)).map((f) => f.rel);
-  assert.deepEqual(starts.sort(), ['tools/accel.ts', 'tools/qemu.ts']);
+test('a qemu-system binary is run only by tools/qemu.ts (Vm), the accelerator probe and the architecture probe', () => {
+  // A process start whose command is a qemu-system binary, by name or through a variable or
+  // table entry that holds one (the probes), or the default binary of Vm.start (the profile's).
+  const starts = files.filter((f) => /(run|spawnProcess|runAttached)\(\s*(qemu\b|'qemu-system|opts\.qemu \?\? spec\.qemuBinary)(?!,\s*\['--version'\])|qemuBinary\(spec\.profile\),\s*\.\.\.qemuArgs/.test(f.text)).map((f) => f.rel);
+  assert.deepEqual(starts.sort(), ['tools/accel.ts', 'tools/arch-probe.ts', 'tools/qemu.ts']);
 });
 
 test('the accelerator is chosen in one place: only the VM profile reads doctor\'s choice', () => {
