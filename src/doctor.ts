@@ -1,6 +1,6 @@
 // doctor: which host tools are present (and from which Debian package), and which accelerator
 // really works. Also used by build/validate as their environment check.
-import { checkHostTools, missingPackages, type ToolStatus } from './tools/host-tools.js';
+import { checkHostTools, HOST_TOOLS, missingPackages, type ToolStatus } from './tools/host-tools.js';
 import { probeAcceleratorsCached, type CachedProbe } from './tools/accel-cache.js';
 import { PreconditionError } from './errors.js';
 import type { Arch } from './arch.js';
@@ -47,9 +47,19 @@ export interface DoctorReport {
   ms: number;
 }
 
-export async function doctor(opts: { cacheDir: string; refresh?: boolean; signal?: AbortSignal; probe?: boolean; arches?: readonly Arch[] }): Promise<DoctorReport> {
+export interface DoctorOptions {
+  cacheDir: string;
+  refresh?: boolean;
+  signal?: AbortSignal;
+  probe?: boolean;
+  arches?: readonly Arch[];
+  /** Look up only these host tools (a job that records no tool versions); default every one. */
+  only?: readonly string[];
+}
+
+export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   const t0 = Date.now();
-  const tools = await checkHostTools();
+  const tools = await checkHostTools(opts.only ? HOST_TOOLS.filter((t) => opts.only!.includes(t.name)) : HOST_TOOLS);
   const missing = missingPackages(tools);
   const qemuFound = tools.find((t) => t.name === 'qemu-system-x86_64')?.found ?? false;
   const accelerator = qemuFound && opts.probe !== false ? await probeAcceleratorsCached(opts) : undefined;

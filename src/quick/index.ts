@@ -145,7 +145,7 @@ export async function quickTest(o: QuickTestOptions): Promise<QuickTestResult> {
       ];
       const initrd = join(work, 'initramfs.cpio.gz');
       await timed('initramfs', async () => writeFile(initrd, await makeInitramfs(built, root.dir, o.plan.version, busybox)));
-      const { profile } = await resolveVmProfile({ memoryMb: QUICK_DEFAULTS.memoryMb, cpus: QUICK_DEFAULTS.cpus, cacheDir: o.plan.cacheDir, signal: o.signal });
+      const { profile } = await resolveVmProfile({ memoryMb: QUICK_DEFAULTS.memoryMb, cpus: QUICK_DEFAULTS.cpus, cacheDir: o.plan.cacheDir, signal: o.signal, neededToolsOnly: true });
       accel = profile.accel;
       const session: VmSession = newSession({
         name: 'vexfs-quick',

@@ -40,6 +40,12 @@ export interface ProfileRequest {
   signal?: AbortSignal;
   /** Injected by unit tests of the CI orchestrator. */
   doctor?: typeof doctor;
+  /**
+   * Look up only the tools this job needs, not every host tool's version (which builds record in
+   * their manifest and provenance): the quick test, where ~0.5-1 s of version probes is a tenth
+   * of the edit-to-result loop.
+   */
+  neededToolsOnly?: boolean;
 }
 
 /** What a VM that boots a finished image gets unless told otherwise (validate, run, ci's validations). */
@@ -97,10 +103,10 @@ export async function resolveVmProfile(r: ProfileRequest): Promise<ResolvedProfi
   assertProfileRequest(r);
   const hw = resolveHardware(r.hardware ?? {}, r.env);
   const a = archSpec(hw.arch ?? DEFAULT_ARCH);
-  // An architecture KVM cannot run here is TCG without asking: no x86 probe for it.
-  const report = await (r.doctor ?? doctor)({ cacheDir: r.cacheDir, signal: r.signal, ...(a.kvmCapable ? {} : { probe: false }) });
   // The job's tools, with the architecture's QEMU instead of the x86 one.
   const tools = [a.qemuBinary, 'qemu-img', ...(r.tools ?? []).filter((t) => !t.startsWith('qemu-system-'))];
+  // An architecture KVM cannot run here is TCG without asking: no x86 probe for it.
+  const report = await (r.doctor ?? doctor)({ cacheDir: r.cacheDir, signal: r.signal, ...(a.kvmCapable ? {} : { probe: false }), ...(r.neededToolsOnly ? { only: tools } : {}) });
   assertReady(report, tools);
   // KVM only when the probe found it usable by speed too (tools/accel.ts).
   const accel = a.kvmCapable ? report.accelerator?.chosen : 'tcg';

@@ -5,6 +5,7 @@ import { renderDoctor } from '../../src/cli/commands/doctor.js';
 import { PreconditionError } from '../../src/errors.js';
 import { HOST_TOOLS } from '../../src/tools/host-tools.js';
 import { tempDir } from '../helpers/fs.js';
+import { resolveVmProfile } from '../../src/vm/profile.js';
 
 function report(over: Partial<DoctorReport> = {}): DoctorReport {
   return {
@@ -84,6 +85,22 @@ test('doctor({ probe: false }): every host tool reported, no accelerator probe',
   assert.equal(r.accelerator, undefined);
   assert.equal(r.ok, false, 'not ready without an accelerator verdict');
   for (const t of r.tools) if (t.found) assert.ok(t.path, t.name);
+});
+
+test('doctor({ only }): only those host tools are looked up (the quick test records no versions)', { timeout: 30_000 }, async () => {
+  const r = await doctor({ cacheDir: tempDir(), probe: false, only: ['qemu-img', 'ssh'] });
+  assert.deepEqual(r.tools.map((t) => t.name).sort(), ['qemu-img', 'ssh']);
+});
+
+test('resolveVmProfile({ neededToolsOnly }): doctor is asked for the job\'s tools only; by default for every one', async () => {
+  const asked: Array<readonly string[] | undefined> = [];
+  const fake: typeof doctor = async (o) => {
+    asked.push(o.only);
+    return report();
+  };
+  await resolveVmProfile({ memoryMb: 512, cpus: 1, cacheDir: tempDir(), doctor: fake, neededToolsOnly: true });
+  await resolveVmProfile({ memoryMb: 512, cpus: 1, cacheDir: tempDir(), doctor: fake, tools: ['cloud-localds'] });
+  assert.deepEqual(asked, [['qemu-system-x86_64', 'qemu-img'], undefined]);
 });
 
 describe('renderDoctor: guest architectures', () => {
