@@ -23,7 +23,10 @@ export interface ArchSpec {
   kernelPackage: string;
   headersPackage: string;
   grubPackages: readonly string[];
-  /** Debian's signed shim and GRUB, put on the ESP for UEFI Secure Boot (base/secure-boot-esp.ts); none for arm64 yet. */
+  /**
+   * Debian's signed shim and GRUB, put on the ESP for UEFI Secure Boot (base/secure-boot-esp.ts):
+   * in the bases of images built with `signing:` (config/load.ts); none for arm64 yet.
+   */
   secureBootPackages: readonly string[];
   /** GRUB platforms the base's customize hook makes images for (i386-pc: BIOS; the EFI one). */
   grubPlatforms: readonly string[];

@@ -51,7 +51,7 @@ const COMMON_BASE_PACKAGES: readonly string[] = [
 /** The base's packages for an architecture: the common ones plus its kernel and GRUB images (src/arch.ts). */
 export function debianBasePackages(arch: Arch = DEFAULT_ARCH): string[] {
   const a = archSpec(arch);
-  return [a.kernelPackage, ...COMMON_BASE_PACKAGES, ...a.grubPackages, ...a.secureBootPackages];
+  return [a.kernelPackage, ...COMMON_BASE_PACKAGES, ...a.grubPackages];
 }
 
 export const DEBIAN_BASE_PACKAGES: readonly string[] = debianBasePackages('amd64');

@@ -19,7 +19,7 @@ export const SIGNED_BOOT_FILES = Object.freeze({
   grub: 'usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed',
 });
 
-/** The Debian packages that bring them (amd64's base packages, src/arch.ts). */
+/** The Debian packages that bring them (preinstalled in the bases of signed amd64 images: src/arch.ts, config/load.ts). */
 export const SIGNED_BOOT_PACKAGES: readonly string[] = archSpec('amd64').secureBootPackages;
 
 export function espGrubCfg(rootUuid: string): string {

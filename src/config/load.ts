@@ -12,7 +12,7 @@ import { checkVariantName, checkVersion, parseSize } from './names.js';
 import { ConfigFileSchema, type CheckDef, type ConfigFile, type VariantDef } from './schema.js';
 import { BUILTIN_VARIANTS, defaultBasePackages, DEFAULT_TOOLCHAIN_PACKAGES } from './variants.js';
 import { assertBaseArch, DEBIAN_PRESETS } from '../base/presets.js';
-import { parseArch, type Arch } from '../arch.js';
+import { archSpec, parseArch, type Arch } from '../arch.js';
 import { assertArchHost } from '../tools/arch-host.js';
 import { checkBaseSpec } from '../base/spec-check.js';
 import { checkDirArg } from './dir-arg.js';
@@ -291,7 +291,10 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
     buildCommand: cfg.payload.buildCommand,
     payload: cfg.payload,
     basePackages,
-    preinstall: Object.freeze(preinstall ? [...new Set([...basePackages, ...variant.packages])] : []),
+    // A signed image's base also carries the Secure Boot chain (Debian's shim and signed GRUB,
+    // put on its ESP: base/secure-boot-esp.ts); an unsigned module cannot load under Secure Boot,
+    // so other images keep the plain GRUB ESP and ~10 MiB less.
+    preinstall: Object.freeze(preinstall ? [...new Set([...basePackages, ...variant.packages, ...(signing ? archSpec(arch).secureBootPackages : [])])] : []),
     toolchainPackages: Object.freeze([...(f.toolchain_packages ?? DEFAULT_TOOLCHAIN_PACKAGES)]),
     cacheDir: dirs.cacheDir,
     noCleanup: flags.noCleanup ?? false,

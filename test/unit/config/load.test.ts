@@ -247,3 +247,15 @@ describe('loadConfig', () => {
     assert.deepEqual(readdirSync(t.source), [CONFIG_FILE_NAME]);
   });
 });
+
+describe('the Secure Boot chain in the base', () => {
+  test('signing: preinstalls Debian\'s shim and signed GRUB (its base gets the shim ESP); an unsigned build does not', () => {
+    const signed = plan({ variant: 'minimal' }, {}, tree('signing: { generate: true }\n'));
+    const unsigned = plan({ variant: 'minimal' }, {}, tree());
+    for (const p of ['shim-signed', 'grub-efi-amd64-signed']) {
+      assert.ok(signed.preinstall.includes(p), `${p} not preinstalled for a signed build: ${signed.preinstall.join(' ')}`);
+      assert.ok(!unsigned.preinstall.includes(p), `${p} preinstalled for an unsigned build`);
+    }
+    assert.deepEqual(signed.preinstall.filter((p) => !unsigned.preinstall.includes(p)), ['shim-signed', 'grub-efi-amd64-signed']);
+  });
+});
