@@ -4,15 +4,14 @@
 // was published with stay as they are; the new files are made in a hidden partial directory and
 // renamed in, the provenance and the manifests last, so a run killed half-way leaves the image
 // as it was (at worst with a finished format file its manifest does not list yet).
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { acquireLock } from '../base/lock.js';
-import { UsageError } from '../errors.js';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sha256Of } from '../tools/hash.js';
 import { makeOwnedDir, removeOrphans } from '../tools/owned-dir.js';
 import { IMAGE_FORMATS, writeFormats, type ImageFormat, type WrittenFormat } from './formats.js';
 import { isPartialDirName, partialDirName, type Artifacts } from './context.js';
 import { manifestText, type ImageManifest } from './manifest.js';
+import { lockBuild } from './prepare.js';
 
 type ManifestFormat = NonNullable<ImageManifest['files']['formats']>[number];
 
@@ -52,8 +51,6 @@ export function withSubjects(statement: { subject?: Subject[] }, files: Readonly
   return { ...statement, subject: subject.sort((a, b) => (a.name < b.name ? -1 : 1)) };
 }
 
-const sha256 = (data: string): string => createHash('sha256').update(data).digest('hex');
-
 export interface AddFormatsInput {
   outputDir: string;
   /** The build's own lock (builder/prepare.ts): neither a build of this variant nor another format run beside this one. */
@@ -69,9 +66,7 @@ export interface AddFormatsInput {
 /** Writes the missing formats beside the published image; returns their artifacts and the manifest's new format list. */
 export async function addFormats(i: AddFormatsInput): Promise<{ formats: NonNullable<Artifacts['formats']>; ms: number }> {
   const t0 = Date.now();
-  await mkdir(dirname(i.lockFile), { recursive: true });
-  const lock = await acquireLock(i.lockFile, { mode: 'exclusive', timeoutMs: 0, purpose: `add formats to ${i.imageName}` });
-  if (!lock) throw new UsageError(`another build of ${i.variantName} is running in ${dirname(i.lockFile)}`, { hint: 'wait for it, or pass another --build-dir' });
+  const lock = await lockBuild(i.lockFile, i.variantName, `add formats to ${i.imageName}`);
   const dir = join(i.outputDir, partialDirName(i.imageName, process.pid));
   try {
     await removeOrphans(i.outputDir, isPartialDirName);
@@ -95,12 +90,12 @@ export async function addFormats(i: AddFormatsInput): Promise<{ formats: NonNull
       const subjects = await Promise.all(
         written.flatMap((f) => [
           Promise.resolve({ name: f.name, sha256: f.sha256 }),
-          readFile(join(dir, `${f.name}.sha256`), 'utf8').then((t) => ({ name: `${f.name}.sha256`, sha256: sha256(t) })),
+          readFile(join(dir, `${f.name}.sha256`), 'utf8').then((t) => ({ name: `${f.name}.sha256`, sha256: sha256Of(t) })),
         ]),
       );
       const text = `${JSON.stringify(withSubjects(JSON.parse(await readFile(provPath, 'utf8')) as { subject?: Subject[] }, subjects), null, 2)}\n`;
       await writeFile(join(dir, m.supply.provenance.name), text);
-      next.supply = { ...m.supply, provenance: { name: m.supply.provenance.name, sha256: sha256(text) } };
+      next.supply = { ...m.supply, provenance: { name: m.supply.provenance.name, sha256: sha256Of(text) } };
       moved.push(m.supply.provenance.name);
     }
     await writeFile(join(dir, `${i.imageName}.json`), `${JSON.stringify(next, null, 2)}\n`);

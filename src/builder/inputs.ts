@@ -5,7 +5,7 @@
 // the build a no-op (up-to-date.ts). Host paths, deadlines, memory and vCPUs are not inputs: they
 // do not change the image's content.
 import { createHash } from 'node:crypto';
-import { sha256File } from '../tools/hash.js';
+import { sha256File, sha256Of } from '../tools/hash.js';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +34,7 @@ export interface InputsRecord {
   parts: InputParts;
 }
 
-const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
+const sha = sha256Of;
 
 /**
  * What the guest build never sees: source-share.ts shares the whole tree, and

@@ -2,11 +2,11 @@
 // is resolved, see index.ts), the build's VM directory, the source commit.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { gitHead } from '../tools/git.js';
 import type { Step } from '../pipeline/step.js';
-import { acquireLock } from '../base/lock.js';
+import { acquireLock, type Lock } from '../base/lock.js';
 import { removeOrphans } from '../tools/owned-dir.js';
 import { describeProfile } from '../vm/profile.js';
 import { isPartialDirName, type BuildContext } from './context.js';
@@ -55,6 +55,14 @@ export function assertOutputFree(plan: Pick<BuildContext['plan'], 'outputDir' | 
 /** The lock one build of a variant (per architecture) holds in its build directory: beside the VM directory it guards. */
 export const buildLockPath = (buildDir: string, vmDir: string): string => join(buildDir, `.${basename(vmDir)}.lock`);
 
+/** Takes that lock, or refuses (exit 2): another build of the variant is running there. */
+export async function lockBuild(lockFile: string, variantName: string, purpose: string): Promise<Lock> {
+  await mkdir(dirname(lockFile), { recursive: true });
+  const lock = await acquireLock(lockFile, { mode: 'exclusive', timeoutMs: 0, purpose });
+  if (!lock) throw new UsageError(`another build of ${variantName} is running in ${dirname(lockFile)}`, { hint: 'wait for it, or pass another --build-dir' });
+  return lock;
+}
+
 export const prepareStep: Step<BuildContext> = {
   name: 'environment',
   title: 'Environment setup',
@@ -65,9 +73,7 @@ export const prepareStep: Step<BuildContext> = {
     // build dies, SIGKILL included); a second one is refused, not run beside it.
     // The lock file stays (removing it would let a third build lock a new file of the same name);
     // hidden, beside the VM directory it guards.
-    const lock = await acquireLock(buildLockPath(ctx.plan.buildDir, ctx.vmDir), { mode: 'exclusive', timeoutMs: 0, purpose: `build ${ctx.plan.variantName}` });
-    if (!lock) throw new UsageError(`another build of ${ctx.plan.variantName} is running in ${ctx.plan.buildDir}`, { hint: 'wait for it, or pass another --build-dir' });
-    ctx.vmDirLock = lock;
+    ctx.vmDirLock = await lockBuild(buildLockPath(ctx.plan.buildDir, ctx.vmDir), ctx.plan.variantName, `build ${ctx.plan.variantName}`);
     if (existsSync(ctx.vmDir)) rt.info(`removing what an earlier build left in ${ctx.vmDir}`);
     // A fresh VM directory every time: nothing from an earlier build leaks in. 0700: it holds
     // the build key, the disk and a copy of the source.

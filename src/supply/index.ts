@@ -1,12 +1,11 @@
 // Supply-chain files written by finalise beside the image, in its partial directory (so they are
 // published atomically with it): the SBOM (SPDX 2.3 and CycloneDX 1.6 JSON) and the provenance
 // (in-toto Statement v1, SLSA Provenance v1). The manifest lists them (ctx.supply.record).
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PACKAGE_VERSION } from '../paths.js';
-import { sha256File } from '../tools/hash.js';
+import { sha256File, sha256Of } from '../tools/hash.js';
 import { CONFIG_FILE_NAME } from '../config/load.js';
 import type { BuildContext } from '../builder/context.js';
 import { sourceCrates } from './cargo.js';
@@ -38,7 +37,7 @@ export interface FinaliseOutputs {
   image: { name: string; sha256: string };
 }
 
-const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+const sha256 = sha256Of;
 
 /** The build configuration as resolved (variant, payload, package sets): one digest for provenance. */
 export function configDigest(plan: BuildContext['plan']): string {

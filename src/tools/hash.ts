@@ -12,6 +12,9 @@ import { basename } from 'node:path';
  */
 const HASH_CHUNK = 1 << 20;
 
+/** SHA-256 of bytes or text in memory, hex. */
+export const sha256Of = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+
 export function sha256File(path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
