@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { DEFAULT_DISTRO, resolveBase, type ResolvedBase, type ResolveBaseOptions } from './base/index.js';
 import { buildImage, type BuildResult } from './builder/index.js';
-import { DEFAULT_JOBS, realDeps } from './ci/defaults.js';
+import { DEFAULT_JOBS, realDeps, type ValidateTuning } from './ci/defaults.js';
 import { mergeShards, type MergeOptions, type MergeResult } from './ci/merge.js';
 import { runCi, type CiOptions, type CiResult } from './ci/orchestrator.js';
 import { resolveBuildPlan, type BuildFlags } from './config/load.js';
@@ -90,30 +90,35 @@ export interface CiApiOptions extends Partial<Omit<CiOptions, 'validateTimeouts'
   sshTimeoutS?: number;
 }
 
+/** Validation's timeouts on top of its defaults. */
+const ciTuning = (o: CiApiOptions): ValidateTuning => ({ ...VALIDATE_DEFAULTS, ...(o.bootTimeoutS ? { bootTimeoutS: o.bootTimeoutS } : {}), ...(o.sshTimeoutS ? { sshTimeoutS: o.sshTimeoutS } : {}) });
+
+/** The orchestrator's options from the API's (defaults filled in; every axis of the matrix kept). */
+export function ciOptions(o: CiApiOptions = {}): CiOptions {
+  const cwd = o.cwd ?? process.cwd();
+  return {
+    variants: o.variants ?? [],
+    jobs: o.jobs ?? DEFAULT_JOBS,
+    failFast: o.failFast ?? false,
+    artifactsDir: resolve(cwd, o.artifactsDir ?? 'artifacts'),
+    force: o.force ?? false,
+    buildFlags: o.buildFlags ?? {},
+    version: o.version,
+    notifyUrl: o.notifyUrl,
+    hostCpus: o.hostCpus,
+    validateTimeouts: ciTuning(o),
+    ...(o.profiles?.length ? { profiles: o.profiles } : {}),
+    ...(o.arches?.length ? { arches: o.arches } : {}),
+    env: o.env ?? process.env,
+    cwd,
+    signal: signalOf(o),
+    emit: o.emit ?? silentSink,
+  };
+}
+
 /** `vexfs-image ci`: every variant built and validated, the artifacts directory, the notification. */
 export async function ci(o: CiApiOptions = {}): Promise<CiResult> {
-  const cwd = o.cwd ?? process.cwd();
-  const tuning = { ...VALIDATE_DEFAULTS, ...(o.bootTimeoutS ? { bootTimeoutS: o.bootTimeoutS } : {}), ...(o.sshTimeoutS ? { sshTimeoutS: o.sshTimeoutS } : {}) };
-  return runCi(
-    {
-      variants: o.variants ?? [],
-      jobs: o.jobs ?? DEFAULT_JOBS,
-      failFast: o.failFast ?? false,
-      artifactsDir: resolve(cwd, o.artifactsDir ?? 'artifacts'),
-      force: o.force ?? false,
-      buildFlags: o.buildFlags ?? {},
-      version: o.version,
-      notifyUrl: o.notifyUrl,
-      hostCpus: o.hostCpus,
-      validateTimeouts: tuning,
-      ...(o.profiles?.length ? { profiles: o.profiles } : {}),
-      env: o.env ?? process.env,
-      cwd,
-      signal: signalOf(o),
-      emit: o.emit ?? silentSink,
-    },
-    realDeps(tuning),
-  );
+  return runCi(ciOptions(o), realDeps(ciTuning(o)));
 }
 
 export interface MergeApiOptions extends Partial<Omit<MergeOptions, 'shards' | 'env' | 'cwd' | 'signal' | 'emit'>>, JobOptions {

@@ -12,6 +12,7 @@ import { silentSink } from '../../../src/pipeline/events.js';
 import type { Arch } from '../../../src/arch.js';
 import { tempDir } from '../../helpers/fs.js';
 import { fakeDeps } from './fakes.js';
+import { ciOptions } from '../../../src/api.js';
 
 /** A PATH and AAVMF files under which arm64 looks installed. */
 function fakeArmHost(dir: string): Record<string, string> {
@@ -67,4 +68,10 @@ test('ci merge: one shard per architecture merges; the same variant and architec
   const c = join(dir, 'shard-arm64-again');
   await runCi(options(dir, c, ['arm64'], env), fakeDeps());
   await assert.rejects(mergeShards({ shards: [b, c], artifactsDir: join(dir, 'merged3'), force: false, verify: true, env: {}, cwd: dir, emit: silentSink }), /variant minimal-arm64 is in two shards/);
+});
+
+test('the API (`vexfs-image ci`) hands the architecture axis to the orchestrator: `ci --arch arm64` once built amd64', () => {
+  assert.deepEqual(ciOptions({ arches: ['arm64'] }).arches, ['arm64']);
+  assert.deepEqual(ciOptions({ arches: ['amd64', 'arm64'], variants: ['minimal'] }).arches, ['amd64', 'arm64']);
+  assert.equal(ciOptions({}).arches, undefined, 'no --arch: the config\'s or amd64');
 });
