@@ -3,12 +3,12 @@
 // so that this machine's drift over time hits both alike: runs bench-build.mjs or
 // bench-validate.mjs of checkout A, then of B, --runs times, and prints each run's numbers and
 // the medians with the B/A ratio.
-// Usage: node scripts/bench-ab.mjs --a DIR --b DIR [--runs N] build [VARIANT]
+// Usage: node scripts/bench-ab.mjs --a DIR --b DIR [--runs N] build          (bench-build.mjs's rows, without Packer and the quick test)
 //        node scripts/bench-ab.mjs --a DIR --b DIR [--runs N] validate IMAGE
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 
-const usage = 'usage: node scripts/bench-ab.mjs --a DIR --b DIR [--runs N] build [VARIANT] | validate IMAGE';
+const usage = 'usage: node scripts/bench-ab.mjs --a DIR --b DIR [--runs N] build | validate IMAGE';
 const args = process.argv.slice(2);
 const o = { runs: 2, rest: [] };
 for (let i = 0; i < args.length; i++) {
@@ -29,14 +29,15 @@ if (!o.a || !o.b || !['build', 'validate'].includes(mode) || (mode === 'validate
 /** One run of the checkout's own bench script; the numbers that matter, in seconds. */
 function once(dir) {
   const script = join(dir, 'scripts', mode === 'build' ? 'bench-build.mjs' : 'bench-validate.mjs');
-  const argv = mode === 'build' ? [script, target ?? 'minimal'] : [script, '--runs', '1', resolve(target)];
+  const argv = mode === 'build' ? [script, '--no-packer', '--no-quick'] : [script, '--runs', '1', resolve(target)];
   const r = spawnSync(process.execPath, argv, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`${script} exited ${r.status}`);
   const j = JSON.parse(r.stdout);
   if (mode === 'build') {
-    const b = j.results[0];
-    if (!b.ok) throw new Error(`build failed in ${dir}`);
-    return { wall_s: b.wall_s, qcow2_mib: b.qcow2_mib };
+    // bench-build.mjs's rows ({what, s, ok}), each one a key.
+    const bad = j.rows.find((r) => !r.ok);
+    if (bad) throw new Error(`${bad.what} failed in ${dir}`);
+    return Object.fromEntries(j.rows.map((r) => [r.what, r.s]));
   }
   const v = j.runs[0];
   return { ssh_ready_s: v.ssh_ready_s, checks_s: v.checks_s, total_s: v.total_s };

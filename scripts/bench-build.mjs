@@ -2,7 +2,10 @@
 // The fast-loop benchmark, one run, side by side (issue 16): with the base cached,
 //   cold        `build --variant minimal` of a temp copy of examples/vexfs into an empty directory
 //   unchanged   the same build again (a no-op: "up to date")
-//   one-line    a comment in vexfs.c edited, then `build --force` (the image is rebuilt)
+//   one-line    a comment in vexfs.c edited, then `build --force`: incremental (builder/incremental/:
+//               the cached image of the cold build, the payload compiled on the host, installed by
+//               a VM booted into the image's kernel); then, A/B interleaved, the same after
+//               another edit with --no-incremental (a full build), and incremental once more
 //   quick       `vexfs-image test` on the same copy after another one-line edit (edit -> result;
 //               one warm-up run first, as a developer's loop has)
 //   packer      Packer's QEMU builder doing the build's job (bench/packer/minimal.json: boot
@@ -54,9 +57,16 @@ const cold = timed('cold build', bin, build());
 rows.push({ what: 'cold build (base cached)', s: cold.s, ok: cold.status === 0, stages: cold.status === 0 ? stages() : undefined });
 const same = timed('unchanged', bin, build());
 rows.push({ what: 'unchanged rebuild', s: same.s, ok: same.status === 0 && /^up to date: /m.test(same.stderr) });
-editSource();
-const line = timed('one-line change', bin, build(['--force']));
-rows.push({ what: 'one-line change rebuild (--force)', s: line.s, ok: line.status === 0, stages: line.status === 0 ? stages() : undefined });
+const incremental = () => JSON.parse(readFileSync(join(out, `vexfs-minimal-${version}.json`), 'utf8')).incremental !== undefined;
+for (const [label, extra, wantIncremental] of [
+  ['one-line change, incremental (--force)', [], true],
+  ['one-line change, full build (--force --no-incremental)', ['--no-incremental'], false],
+  ['one-line change, incremental again (--force)', [], true],
+]) {
+  editSource();
+  const r = timed(label, bin, build(['--force', ...extra]));
+  rows.push({ what: label, s: r.s, ok: r.status === 0 && incremental() === wantIncremental, stages: r.status === 0 ? stages() : undefined });
+}
 if (!args.has('--no-quick')) {
   const reports = join(work, 'quick-report');
   const warm = timed('quick test (warm-up)', bin, ['test', '--source', src, '--version', version, '--report-dir', reports]);

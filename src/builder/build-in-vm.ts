@@ -2,7 +2,7 @@
 // check each module's vermagic and smoke-test it (guest/build/*.sh).
 import { UsageError } from '../errors.js';
 import type { Step } from '../pipeline/step.js';
-import { GUEST_SOURCE_MOUNT, SOURCE_DISK_SERIAL, SOURCE_MOUNT_TAG, type BuildContext, type InstalledArtifact } from './context.js';
+import { GUEST_SOURCE_MOUNT, SOURCE_DISK_SERIAL, SOURCE_MOUNT_TAG, type BuildContext, type GuestFacts, type InstalledArtifact } from './context.js';
 import { timeLeftMs } from '../vm/session.js';
 import { numberedResults, runGuestScript } from './guest-run.js';
 import { payloadSpec } from './payload-spec.js';
@@ -44,21 +44,30 @@ export const buildInVmStep: Step<BuildContext> = {
     ctx.guest.sourceTransport = mount.stdout.includes('transport=virtfs') ? 'virtfs' : 'disk';
     rt.info(`source mounted read-only over ${ctx.guest.sourceTransport}`);
     const payload = ctx.plan.payload;
-    // SOURCE_DATE_EPOCH (the source commit's time unless set): tools that stamp dates honour it.
-    const epoch = sourceDateEpoch(process.env, await sourceFacts(ctx.plan.sourceDir, rt.signal));
-    const env = epoch !== undefined ? { SOURCE_DATE_EPOCH: String(epoch), ...payload.env } : payload.env;
-    const r = await runGuestScript(ssh, 'build-payload.sh', [GUEST_SOURCE_MOUNT, ctx.plan.version, payloadSpec({ ...payload, env }, ctx.plan.version)], rt, {
+    const r = await runGuestScript(ssh, 'build-payload.sh', ['all', GUEST_SOURCE_MOUNT, ctx.plan.version, await buildSpec(ctx.plan, rt.signal)], rt, {
       timeoutMs: timeLeftMs(ctx.session, 'building the payload'),
       what: `the guest build (${payload.buildCommand})`,
     });
     const missing = missingArtifactError(r.results, payload.buildCommand);
     if (missing) throw missing;
-    ctx.guest.kernel = r.results.kernel;
-    ctx.guest.vermagic = r.results.vermagic;
-    ctx.guest.moduleSha256 = r.results.module_sha256;
-    ctx.guest.vexctlSha256 = r.results.vexctl_sha256;
-    ctx.guest.moduleVersion = r.results.module_version;
-    ctx.guest.artifacts = parseArtifacts(r.results);
+    setInstalledFacts(ctx.guest, r.results);
     rt.info(`${payload.modules.map((m) => `${m.name}.ko`).join(', ')} ${ctx.guest.moduleVersion ?? ''} for ${ctx.guest.kernel}`);
   },
 };
+
+/** The payload spec build-payload.sh reads, SOURCE_DATE_EPOCH (the source commit's time unless set) in its environment. */
+export async function buildSpec(plan: Pick<BuildContext['plan'], 'payload' | 'sourceDir' | 'version'>, signal?: AbortSignal): Promise<string> {
+  const epoch = sourceDateEpoch(process.env, await sourceFacts(plan.sourceDir, signal));
+  const env = epoch !== undefined ? { SOURCE_DATE_EPOCH: String(epoch), ...plan.payload.env } : plan.payload.env;
+  return payloadSpec({ ...plan.payload, env }, plan.version);
+}
+
+/** The install half's result lines as the manifest's facts. */
+export function setInstalledFacts(guest: GuestFacts, results: Record<string, string>): void {
+  guest.kernel = results.kernel;
+  guest.vermagic = results.vermagic;
+  guest.moduleSha256 = results.module_sha256;
+  guest.vexctlSha256 = results.vexctl_sha256;
+  guest.moduleVersion = results.module_version;
+  guest.artifacts = parseArtifacts(results);
+}

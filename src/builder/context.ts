@@ -78,6 +78,8 @@ export interface BuildContext extends HasSession {
   /** Set by the sign-modules step (builder/sign.ts). */
   signing?: SigningFacts;
   artifacts?: Artifacts;
+  /** An incremental build: the cached image it started from (builder/incremental/). */
+  incrementalFrom?: { imageSha256: string };
 }
 
 /** vexfs-<variant>-<version>, with -arm64 for arm64 (amd64's names are as they always were). */

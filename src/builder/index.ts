@@ -3,9 +3,11 @@
 import { join } from 'node:path';
 import type { BuildPlan } from '../config/load.js';
 import type { EventSink } from '../pipeline/events.js';
-import { runSteps, type StepTiming } from '../pipeline/runner.js';
+import type { StepTiming } from '../pipeline/runner.js';
+import { runBuildSteps } from './run.js';
 import type { Step } from '../pipeline/step.js';
 import { accessSeedStep, bootStep, newSession, overlayStep, powerOffStep, resolveVmProfile, waitCloudInitStep, waitSshStep, type VmProfile } from '../vm/index.js';
+import type { VmSessionOptions } from '../vm/session.js';
 import { BUILD_USER, imageBaseName, type Artifacts, type BuildContext } from './context.js';
 import { JOB_TOOLS } from '../tools/host-tools.js';
 import { assertFreeSpace, type SpaceNeed } from '../tools/free-space.js';
@@ -27,6 +29,8 @@ import { finaliseStep } from './finalise.js';
 import { reportingNoSpace } from './no-space.js';
 import { licencesStep, packagesStep } from '../supply/inventory.js';
 import { envSourceDateEpoch } from '../supply/source.js';
+import { buildIncrementally, chooseIncremental, incrementalBlocker, rememberImage } from './incremental/index.js';
+import { entryKey } from './incremental/store.js';
 
 export interface BuildResult {
   artifacts: Artifacts;
@@ -65,10 +69,11 @@ export function buildSteps(stageTimes: Record<string, number>): Step<BuildContex
 /** Per architecture too (amd64's name as before): an arm64 and an amd64 build of a variant may run side by side. */
 export const buildVmDir = (plan: Pick<BuildPlan, 'buildDir' | 'variantName' | 'arch'>): string => join(plan.buildDir, `vm-${archFileStem(plan.variantName, plan.arch)}`);
 
-export function newBuildContext(plan: Readonly<BuildPlan>, profile: VmProfile, now = new Date()): BuildContext {
+/** sessionFor: another VM than the build VM in the build's VM directory (an incremental build's install VM). */
+export function newBuildContext(plan: Readonly<BuildPlan>, profile: VmProfile, now = new Date(), sessionFor?: (vmDir: string) => VmSessionOptions): BuildContext {
   const vmDir = buildVmDir(plan);
   const stamp = now.toISOString().replace(/[:.]/g, '-');
-  const session = newSession({
+  const session = newSession(sessionFor?.(vmDir) ?? {
     name: `vexfs-build-${imageBaseName(plan.variantName, plan.version, plan.arch)}`,
     profile,
     dir: vmDir,
@@ -125,8 +130,9 @@ export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOpti
   const imageName = imageBaseName(plan.variantName, plan.version, plan.arch);
   // The inputs digest, before anything is written or booted; an image with the same one is kept.
   const parts = await planParts(plan);
+  const baseSha256 = await knownBaseSha256(plan, { signal: opts.signal });
   if (!plan.force) {
-    const inputs = inputsRecord(parts, (await knownBaseSha256(plan, { signal: opts.signal })) ?? null);
+    const inputs = inputsRecord(parts, baseSha256 ?? null);
     const published = await publishedState(plan.outputDir, imageName, inputs);
     if (published.state === 'up-to-date') {
       const missing = await missingFormats(plan.outputDir, published.manifest, plan.formats);
@@ -151,24 +157,15 @@ export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOpti
   }
   envSourceDateEpoch(process.env);
   await assertFreeSpace(buildSpaceNeeds(plan));
+  const info = (message: string): void => opts.emit({ type: 'info', step: 'incremental', message });
+  const choice = await chooseIncremental(plan, parts, baseSha256, { signal: opts.signal, onInfo: info });
+  if (choice.use) return buildIncrementally(plan, choice, parts, (profile, sessionFor) => newBuildContext(plan, profile, new Date(), sessionFor), opts);
+  if (choice.key) info(`a full build: ${choice.why}`);
   const { profile, report } = await resolveVmProfile({ memoryMb: plan.memoryMb, cpus: plan.cpus, cacheDir: plan.cacheDir, tools: JOB_TOOLS.build, hardware: { arch: plan.arch }, signal: opts.signal });
   const ctx = newBuildContext(plan, profile);
-  ctx.inputParts = parts;
-  for (const t of report.tools) if (t.version) ctx.toolVersions[t.name] = t.version;
-  const stageTimes: Record<string, number> = {};
-  const emit: EventSink = (ev) => {
-    if (ev.type === 'step-end') stageTimes[ev.step] = ev.ms;
-    opts.emit(ev);
-  };
-  const t0 = Date.now();
-  emit({ type: 'run-start', title: `Building ${ctx.imageName}`, logDir: ctx.logDir });
-  try {
-    const timings = await runSteps(buildSteps(stageTimes), ctx, { signal: opts.signal, logDir: ctx.logDir, emit });
-    emit({ type: 'run-end', ok: true, ms: Date.now() - t0 });
-    if (!ctx.artifacts) throw new Error('build finished without artifacts');
-    return { artifacts: ctx.artifacts, timings, logDir: ctx.logDir };
-  } catch (e) {
-    emit({ type: 'run-end', ok: false, ms: Date.now() - t0 });
-    throw e;
-  }
+  const { artifacts, timings } = await runBuildSteps(ctx, { steps: buildSteps, title: `Building ${ctx.imageName}`, parts, tools: report.tools }, opts);
+  // The next build of these inputs with another source can start from this image.
+  const builtBase = ctx.base?.digest.replace(/^sha256:/, '');
+  await rememberImage(ctx, choice.key ?? (builtBase && !incrementalBlocker(plan) ? entryKey(parts, builtBase, plan.arch) : undefined), opts.emit);
+  return { artifacts, timings, logDir: ctx.logDir };
 }

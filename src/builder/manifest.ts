@@ -38,6 +38,8 @@ export interface ImageManifest {
   clean_shutdown: boolean | null;
   /** The inputs digest (builder/inputs.ts): a later build with the same one is a no-op. */
   inputs: InputsRecord | null;
+  /** Present when the build was incremental: the image it started from (builder/incremental/). */
+  incremental?: { from_image_sha256: string };
 }
 
 export interface ManifestFiles {
@@ -75,6 +77,7 @@ export function buildManifest(ctx: BuildContext, files: ManifestFiles, stageTime
     cloud_init_ms: ctx.session.cloudInitDoneMs !== undefined && ctx.session.sshReadyMs !== undefined ? ctx.session.cloudInitDoneMs - ctx.session.sshReadyMs : null,
     clean_shutdown: ctx.session.cleanShutdown ?? null,
     inputs: ctx.inputParts && ctx.base ? inputsRecord(ctx.inputParts, ctx.base.digest.replace(/^sha256:/, '')) : null,
+    ...(ctx.incrementalFrom ? { incremental: { from_image_sha256: ctx.incrementalFrom.imageSha256 } } : {}),
   };
 }
 
@@ -104,6 +107,7 @@ export function manifestText(m: ImageManifest): string {
     ...(m.files.formats ?? []).map((f) => `${`Format ${f.format}:`.padEnd(18)}${f.name} (${mib(f.size)}, virtual ${mib(f.virtual_size)}, sha256 ${f.sha256})`),
     `Source commit:    ${m.source.commit ?? 'not a git tree'}`,
     `Inputs digest:    ${m.inputs ? `sha256:${m.inputs.digest}` : 'not recorded'}`,
+    ...(m.incremental ? [`Built from:       image sha256 ${m.incremental.from_image_sha256} (incremental: the payload rebuilt and reinstalled)`] : []),
     `SBOM:             ${m.supply ? `${m.supply.sbom.spdx.name}, ${m.supply.sbom.cyclonedx.name} (${m.supply.sbom.packages} packages, ${m.supply.sbom.artifacts} artifacts, ${m.supply.sbom.crates} crates)` : 'none'}`,
     `Provenance:       ${m.supply ? `${m.supply.provenance.name} (sha256 ${m.supply.provenance.sha256})` : 'none'}`,
     `Module signing:   ${m.supply?.signing ? `signer "${m.supply.signing.signer}"${m.supply.signing.generated ? ' (key made for this build)' : ''}, certificate ${m.supply.signing.certificate.name}; ${m.supply.signing.modules.map((x) => `${x.name} key ${x.key_id}`).join(', ')}` : 'not signed'}`,

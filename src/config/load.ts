@@ -209,6 +209,8 @@ export interface BuildPlan {
   cacheDir: string;
   noCleanup: boolean;
   force: boolean;
+  /** Start from the cached image of the last build with the same inputs but the source (builder/incremental/); false: always a full build. */
+  incremental: boolean;
   /** What finalise writes: qcow2 always, first (builder/formats.ts). */
   formats: readonly ImageFormat[];
   /** The config file read, if any (an input of the build: builder/inputs.ts). */
@@ -220,6 +222,7 @@ export interface BuildPlan {
 export interface BuildFlags extends ConfigFlags {
   noCleanup?: boolean;
   force?: boolean;
+  incremental?: boolean;
 }
 
 function pick<T>(...values: Array<T | undefined>): T {
@@ -299,6 +302,7 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
     cacheDir: dirs.cacheDir,
     noCleanup: flags.noCleanup ?? false,
     force: flags.force ?? false,
+    incremental: flags.incremental ?? true,
     formats,
     configPath: cfg.configPath,
     ...(signing ? { signing: Object.freeze(signing) } : {}),

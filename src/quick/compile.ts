@@ -88,15 +88,32 @@ export function parseBuildReport(out: string): { found: Map<string, string>; lib
   return { found, libs, missing };
 }
 
-/** The shell run in the fresh mount namespace: /proc and a few device nodes, then chroot. */
+/**
+ * The shell run in the fresh mount namespace: /proc, a few device nodes and optionally one
+ * directory bound at a path in the root (all gone with the namespace), then chroot.
+ */
 const ENTER = [
   'set -e',
-  'r=$1; shift',
+  'r=$1 bind=$2 at=$3; shift 3',
   'mount -t proc proc "$r/proc"',
   'mount -t tmpfs -o mode=0755 tmpfs "$r/dev"',
   'for n in null zero full random urandom; do touch "$r/dev/$n"; mount --bind "/dev/$n" "$r/dev/$n"; done',
+  '[ -z "$bind" ] || { mkdir -p "$r$at"; mount --bind "$bind" "$r$at"; }',
   'exec chroot "$r" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root LC_ALL=C.UTF-8 "$@"',
 ].join('\n');
+
+/**
+ * Runs argv (NAME=VALUE words first, as env takes them) as root in a chroot of rootDir, in its
+ * own mount namespace; bind puts a host directory at a path inside the root for that run only.
+ */
+export function runInRoot(rootDir: string, argv: readonly string[], opts: { bind?: { dir: string; at: string }; signal?: AbortSignal; logFile?: string; timeoutMs?: number } = {}) {
+  return run('unshare', ['--mount', '--propagation', 'private', '--fork', '--', 'sh', '-c', ENTER, 'enter', rootDir, opts.bind?.dir ?? '', opts.bind?.at ?? '', ...argv], {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.logFile ? { logFile: opts.logFile } : {}),
+    allowFailure: true,
+    timeoutMs: opts.timeoutMs ?? 900_000,
+  });
+}
 
 export async function compilePayload(
   root: KernelRoot,
@@ -112,11 +129,7 @@ export async function compilePayload(
   await copyFile(join(GUEST_DIR, 'quick', 'build.sh'), join(root.dir, 'tmp', 'vexfs-quick-build.sh'));
   const buildDir = payload.buildDirectory === '.' ? inRoot : `${inRoot}/${payload.buildDirectory}`;
   const env = Object.entries(payload.env).map(([k, v]) => `${k}=${v}`);
-  const r = await run(
-    'unshare',
-    ['--mount', '--propagation', 'private', '--fork', '--', 'sh', '-c', ENTER, 'enter', root.dir, ...env, 'bash', '/tmp/vexfs-quick-build.sh', buildDir, root.kernelRelease, version, payload.buildCommand, buildSpec(payload)],
-    { ...opts, allowFailure: true, timeoutMs: 900_000 },
-  );
+  const r = await runInRoot(root.dir, [...env, 'bash', '/tmp/vexfs-quick-build.sh', buildDir, root.kernelRelease, version, payload.buildCommand, buildSpec(payload)], opts);
   const log = `${r.stdout}\n${r.stderr}`;
   if (r.exitCode !== 0) {
     const tail = log.trim().split('\n').filter((l) => !l.startsWith('QUICK-')).slice(-25).join('\n');

@@ -52,8 +52,9 @@ export interface VmSessionOptions {
   /** QEMU log file (default dir/qemu.log). */
   qemuLog?: string;
   /**
-   * Boot this kernel and initramfs directly (-kernel/-initrd), with no disk, seed or SSH: the
-   * quick module test (src/quick/), whose guest reports over the serial console.
+   * Boot this kernel and initramfs directly (-kernel/-initrd), with no seed or SSH, and no disk
+   * but the overlay when there is one: the quick module test (src/quick/) and an incremental
+   * build's install VM (builder/incremental/), whose guests report over the serial console.
    */
   directKernel?: { kernel: string; initrd: string; append: string };
 }

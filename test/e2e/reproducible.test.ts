@@ -10,13 +10,9 @@ import { join } from 'node:path';
 import { ensureBuiltImage } from '../helpers/built-image.js';
 import { tempDir } from '../helpers/fs.js';
 import { diffImages, diffText } from '../../src/supply/diff.js';
+import { EXPECTED_DIFFERENCES } from '../helpers/repro.js';
 
 const ON = process.env.VEXFS_E2E_REPRO === '1';
-
-/** Entries that differ between two builds of the same inputs, and why. */
-export const EXPECTED_DIFFERENCES: ReadonlyArray<[RegExp, string]> = [
-  [/^\/var\/lib\/systemd\/random-seed$/, "systemd saves a fresh random seed when the build VM powers off (after golden cleanup)"],
-];
 
 test('two builds of minimal from the same inputs differ only in the documented entries', { skip: !ON && 'set VEXFS_E2E_REPRO=1', timeout: 3_600_000 }, async (t) => {
   const first = await ensureBuiltImage('minimal');

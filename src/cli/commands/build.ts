@@ -12,6 +12,7 @@ interface BuildCliOptions extends BuildVmCliOptions {
   version?: string;
   outputDir?: string;
   force?: boolean;
+  incremental?: boolean;
   json?: boolean;
   buildCommand?: string;
   buildSubdir?: string;
@@ -26,6 +27,7 @@ export function toBuildFlags(o: BuildCliOptions): BuildFlags {
     version: o.version,
     outputDir: o.outputDir,
     force: o.force ?? false,
+    incremental: o.incremental ?? true,
     ...(o.arch !== undefined ? { arch: o.arch } : {}),
     payload: { buildCommand: o.buildCommand, buildSubdir: o.buildSubdir, modules: o.module },
   };
@@ -50,6 +52,7 @@ export function register(program: Command, ctx: CliContext): void {
   })
     .option('--output-dir <dir>', 'where finished images go (default: images)')
     .option('--force', 'rebuild even when the image is up to date, and replace an existing image of the same name')
+    .option('--no-incremental', 'a full build in the build VM, even when a cached image of the same inputs but the source could be updated instead')
     .option('--build-command <cmd>', 'the payload\'s build command, run in the build directory (default: payload.build.command, else make vm-build)')
     // Not --build-dir: that is the host's working directory for VMs and logs.
     .option('--build-subdir <dir>', 'where the build runs, relative to the source root (default: payload.build.directory, else the root)')

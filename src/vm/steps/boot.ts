@@ -16,11 +16,13 @@ export const bootStep: Step<HasSession> = {
   async run({ session: s }, rt) {
     const direct = s.opts.directKernel;
     if (direct) {
-      // No disk, seed or SSH: the guest is an initramfs that reports on the serial console.
+      // No seed or SSH: the guest is an initramfs that reports on the serial console; its one
+      // disk, if any, is the overlay (an incremental build's install VM).
       const sockDir = await socketDir(s);
       s.poweredOnAt = Date.now();
+      const drives = s.overlay ? [{ file: s.overlay, format: 'qcow2' as const, ...(s.opts.discard ? { discard: true } : {}) }] : [];
       s.vm = await Vm.start(
-        { name: s.opts.name, profile: s.opts.profile, drives: [], isolated: true, serialLog: serialLogOf(s), qmpSocket: join(sockDir, 'qmp.sock'), kernel: direct.kernel, initrd: direct.initrd, append: direct.append },
+        { name: s.opts.name, profile: s.opts.profile, drives, isolated: true, serialLog: serialLogOf(s), qmpSocket: join(sockDir, 'qmp.sock'), kernel: direct.kernel, initrd: direct.initrd, append: direct.append },
         { ...(s.opts.killOnAbort ? { signal: rt.signal } : {}), logFile: s.opts.qemuLog ?? rt.logFile },
       );
       rt.info(`QEMU pid ${s.vm.proc.pid} (${describeProfile(s.opts.profile)}), kernel ${direct.kernel}, serial ${serialLogOf(s)}`);
