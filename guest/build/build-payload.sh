@@ -68,7 +68,7 @@ build_half() {
   cd "$workdir"
   export VERSION="$version" VEXFS_VERSION="$version" KDIR="/lib/modules/$kernel/build" KERNEL_RELEASE="$kernel"
   # Debian's cargo: offline, no network needed for a std-only crate.
-  export CARGO_HOME=/root/.cargo CARGO_NET_OFFLINE=true
+  export CARGO_HOME="${CARGO_HOME:-/root/.cargo}" CARGO_NET_OFFLINE=true
   # Parallel make (as debuild's parallel=N does): the module and vexctl are independent targets,
   # and under emulation each vCPU left idle costs about a minute. A MAKEFLAGS of the caller wins.
   export MAKEFLAGS="${MAKEFLAGS:--j$(nproc)}"

@@ -10,7 +10,7 @@ set -euo pipefail
 workdir=$1 kernel=$2 version=$3 build_cmd=$4 spec=$5
 cd "$workdir"
 export VERSION="$version" VEXFS_VERSION="$version" KDIR="/lib/modules/$kernel/build" KERNEL_RELEASE="$kernel"
-export CARGO_HOME=/root/.cargo CARGO_NET_OFFLINE=true
+export CARGO_HOME="${CARGO_HOME:-/root/.cargo}" CARGO_NET_OFFLINE=true
 export MAKEFLAGS="${MAKEFLAGS:--j$(nproc)}"
 [ -d "$KDIR" ] || { echo "build.sh: no kernel headers at $KDIR" >&2; exit 2; }
 bash -c "$build_cmd"

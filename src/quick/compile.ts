@@ -3,8 +3,7 @@
 // what the build VM would make). The source is synced into a work directory in that root that
 // persists between runs, with the source's mtimes, so make and cargo rebuild only what changed.
 // The chroot gets its own mount namespace (unshare) holding /proc and a few device nodes, which
-// vanish with it. Like `make` on a checkout, this runs the project's build as the calling user
-// (root here): it is the developer's own source on their own machine, not a sandbox.
+// vanish with it; the build runs there as nobody, without network (runInRoot).
 import { createHash } from 'node:crypto';
 import { copyFile, lstat, mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -88,26 +87,35 @@ export function parseBuildReport(out: string): { found: Map<string, string>; lib
   return { found, libs, missing };
 }
 
+/** Who the project's build runs as in the chroot: nobody, who owns only the build's directory. */
+export const BUILD_UID = 65534;
+
 /**
- * The shell run in the fresh mount namespace: /proc, a few device nodes and optionally one
- * directory bound at a path in the root (all gone with the namespace), then chroot.
+ * The shell run in the fresh namespaces: /proc (of the new PID namespace), a few device nodes
+ * and optionally one directory bound at a path in the root (all gone with the mount namespace);
+ * the build's own directory handed to BUILD_UID; then chroot as that user.
  */
 const ENTER = [
   'set -e',
-  'r=$1 bind=$2 at=$3; shift 3',
+  'r=$1 bind=$2 at=$3 own=$4; shift 4',
   'mount -t proc proc "$r/proc"',
   'mount -t tmpfs -o mode=0755 tmpfs "$r/dev"',
   'for n in null zero full random urandom; do touch "$r/dev/$n"; mount --bind "/dev/$n" "$r/dev/$n"; done',
   '[ -z "$bind" ] || { mkdir -p "$r$at"; mount --bind "$bind" "$r$at"; }',
-  'exec chroot "$r" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root LC_ALL=C.UTF-8 "$@"',
+  `chown -R ${BUILD_UID}:${BUILD_UID} "$r$own"`,
+  `exec chroot --userspec=${BUILD_UID}:${BUILD_UID} "$r" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/tmp LC_ALL=C.UTF-8 "$@"`,
 ].join('\n');
 
 /**
- * Runs argv (NAME=VALUE words first, as env takes them) as root in a chroot of rootDir, in its
- * own mount namespace; bind puts a host directory at a path inside the root for that run only.
+ * Runs the project's build (argv; NAME=VALUE words first, as env takes them) in a chroot of
+ * rootDir. The build is the project's own code, so it is contained as far as the host allows
+ * without a VM: an unprivileged user (nobody; it cannot leave a chroot or change the root's
+ * files) who owns only `own` (a path in the root: the build directory), no network (a new net
+ * namespace has only a down loopback), its own PID and mount namespaces. bind puts a host
+ * directory at a path inside the root for this run only.
  */
-export function runInRoot(rootDir: string, argv: readonly string[], opts: { bind?: { dir: string; at: string }; signal?: AbortSignal; logFile?: string; timeoutMs?: number } = {}) {
-  return run('unshare', ['--mount', '--propagation', 'private', '--fork', '--', 'sh', '-c', ENTER, 'enter', rootDir, opts.bind?.dir ?? '', opts.bind?.at ?? '', ...argv], {
+export function runInRoot(rootDir: string, argv: readonly string[], opts: { own: string; bind?: { dir: string; at: string }; signal?: AbortSignal; logFile?: string; timeoutMs?: number }) {
+  return run('unshare', ['--mount', '--propagation', 'private', '--net', '--pid', '--fork', '--', 'sh', '-c', ENTER, 'enter', rootDir, opts.bind?.dir ?? '', opts.bind?.at ?? '', opts.own, ...argv], {
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.logFile ? { logFile: opts.logFile } : {}),
     allowFailure: true,
@@ -129,7 +137,7 @@ export async function compilePayload(
   await copyFile(join(GUEST_DIR, 'quick', 'build.sh'), join(root.dir, 'tmp', 'vexfs-quick-build.sh'));
   const buildDir = payload.buildDirectory === '.' ? inRoot : `${inRoot}/${payload.buildDirectory}`;
   const env = Object.entries(payload.env).map(([k, v]) => `${k}=${v}`);
-  const r = await runInRoot(root.dir, [...env, 'bash', '/tmp/vexfs-quick-build.sh', buildDir, root.kernelRelease, version, payload.buildCommand, buildSpec(payload)], opts);
+  const r = await runInRoot(root.dir, [...env, `CARGO_HOME=${inRoot}/.cargo-home`, 'bash', '/tmp/vexfs-quick-build.sh', buildDir, root.kernelRelease, version, payload.buildCommand, buildSpec(payload)], { ...opts, own: inRoot });
   const log = `${r.stdout}\n${r.stderr}`;
   if (r.exitCode !== 0) {
     const tail = log.trim().split('\n').filter((l) => !l.startsWith('QUICK-')).slice(-25).join('\n');

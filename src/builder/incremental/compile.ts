@@ -43,7 +43,8 @@ export async function compileOnHost(
   try {
     await syncTree(o.sourceDir, tree);
     await copyFile(join(GUEST_DIR, 'build', 'build-payload.sh'), join(root.dir, script));
-    const r = await runInRoot(root.dir, [`VEXFS_IMAGE_KERNEL=${root.kernelRelease}`, 'bash', script, 'build', '-', o.version, o.spec], { bind: { dir: tree, at: GUEST_TREE }, ...opts });
+    // CARGO_HOME in the build's own directory (the build VM's /root/.cargo is root's): cargo's caches only, not in any output.
+    const r = await runInRoot(root.dir, [`VEXFS_IMAGE_KERNEL=${root.kernelRelease}`, `CARGO_HOME=${GUEST_TREE}/.cargo-home`, 'bash', script, 'build', '-', o.version, o.spec], { bind: { dir: tree, at: GUEST_TREE }, own: GUEST_TREE, ...opts });
     const log = `${r.stdout}\n${r.stderr}`;
     if (r.exitCode !== 0) {
       throw new GuestError(`the build (${o.payload.buildCommand}) failed against ${root.kernelRelease}'s headers in the base's root (exit ${r.exitCode}):\n${log.trim().split('\n').slice(-25).join('\n')}`, { hint: opts.logFile ? `see ${opts.logFile}` : undefined });
