@@ -1,7 +1,7 @@
 // The end-of-run summary: a plain-text table for the terminal and CI logs, and Markdown for
 // $GITHUB_STEP_SUMMARY / merge requests.
 import { formatDuration } from '../ui/format.js';
-import type { CiManifest, ImageRecord } from './manifest.js';
+import { recordKey, type CiManifest, type ImageRecord } from './manifest.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
@@ -29,7 +29,7 @@ export function summaryText(m: CiManifest, artifactsDir?: string): string {
   const stages = table([['stage', 'status', 'duration', 'detail'], ...m.stages.map((s) => [s.name, s.status, s.status === 'skipped' ? '-' : dur(s.duration_ms), s.detail])]);
   const variants = table([
     ['variant', 'status', 'build', 'validate', 'checks', 'note'],
-    ...m.images.map((i) => [i.variant, i.status, dur(i.build.duration_ms), dur(i.validation.duration_ms), checks(i), why(i)]),
+    ...m.images.map((i) => [recordKey(i), i.status, dur(i.build.duration_ms), dur(i.validation.duration_ms), checks(i), why(i)]),
   ]);
   const out = [headline(m), '', stages, '', variants];
   if (m.notification) out.push('', `notification: ${m.notification.ok ? `sent (HTTP ${m.notification.status})` : `FAILED (${m.notification.error})`}`);
@@ -53,7 +53,7 @@ export function summaryMarkdown(m: CiManifest): string {
     ...m.images.map((i) => {
       const img = i.files.find((f) => f.name.endsWith('.qcow2'));
       const imgCell = img ? `\`${img.name}\` (${(img.size / 2 ** 20).toFixed(0)} MiB)` : '-';
-      return `| ${i.variant} | ${icon(i.status === 'passed')} ${i.status} | ${dur(i.build.duration_ms)} | ${dur(i.validation.duration_ms)} | ${checks(i)} | ${imgCell} | ${mdCell(why(i))} |`;
+      return `| ${recordKey(i)} | ${icon(i.status === 'passed')} ${i.status} | ${dur(i.build.duration_ms)} | ${dur(i.validation.duration_ms)} | ${checks(i)} | ${imgCell} | ${mdCell(why(i))} |`;
     }),
   ];
   if (m.shards?.length) lines.push('', `Merged from ${m.shards.length} shard(s): ${m.shards.map((s) => `${s.variants.join(',')} (${s.ok ? 'ok' : 'failed'})`).join('; ')}`);

@@ -30,7 +30,7 @@ import { buildSpec } from '../build-in-vm.js';
 import type { InputParts } from '../inputs.js';
 import { compileOnHost } from './compile.js';
 import { installStep, makeInstallInitramfs } from './install-vm.js';
-import { entryKey, openEntry, recordEntry, type IncrementalEntry } from './store.js';
+import { ENTRY_FORMAT, entryKey, openEntry, recordEntry, type IncrementalEntry } from './store.js';
 
 const BUSYBOX = '/bin/busybox';
 /** The install VM: the image's kernel and a busybox initramfs need little. */
@@ -87,7 +87,7 @@ export function entryOf(ctx: BuildContext, key: string, source: string): Increme
   const a = ctx.artifacts;
   if (!a || !ctx.base || !ctx.guest.kernel || !ctx.supply?.dpkgStatus) return undefined;
   return {
-    format: 1,
+    format: ENTRY_FORMAT,
     key,
     source,
     image: { sha256: a.imageSha256, size: a.imageSize },
@@ -113,7 +113,9 @@ function steps(stageTimes: Record<string, number>, use: Extract<IncrementalChoic
     title: 'Cached image of the same inputs but the source',
     async run(ctx, rt) {
       ctx.base = use.entry.base;
-      ctx.guest = { ...use.entry.guest };
+      // The facts of what did not change; the source was not shared with a VM this time.
+      const { sourceTransport: _shared, ...guest } = use.entry.guest;
+      ctx.guest = guest;
       ctx.supply = { ...use.entry.supply };
       ctx.incrementalFrom = { imageSha256: use.entry.image.sha256 };
       ctx.session.backing = { path: use.image, format: 'qcow2' };

@@ -13,6 +13,7 @@ import type { Arch } from '../../../src/arch.js';
 import { tempDir } from '../../helpers/fs.js';
 import { fakeDeps } from './fakes.js';
 import { ciOptions } from '../../../src/api.js';
+import { summaryMarkdown, summaryText } from '../../../src/ci/summary.js';
 
 /** A PATH and AAVMF files under which arm64 looks installed. */
 function fakeArmHost(dir: string): Record<string, string> {
@@ -51,6 +52,10 @@ test('--arch amd64,arm64: a record per variant and architecture, names that do n
   // The image's own manifest (written by the build) says its architecture, which validate reads.
   assert.equal(JSON.parse(readFileSync(join(root, 'images', 'vexfs-minimal-1.2.3-arm64.json'), 'utf8')).architecture, 'arm64');
   assert.equal(r.validation.images.length, 2);
+  // The summary's rows name the architecture (two rows reading "minimal" were seen in a real run).
+  const rows = summaryText(m).split('\n').filter((l) => /^minimal/.test(l)).map((l) => l.split(/\s+/)[0]);
+  assert.deepEqual(rows, ['minimal', 'minimal-arm64']);
+  assert.match(summaryMarkdown(m), /^\| minimal-arm64 \|/m);
 });
 
 test('ci merge: one shard per architecture merges; the same variant and architecture in two shards is refused', async () => {
