@@ -101,20 +101,25 @@ export interface VmSpec {
  */
 export const TCG_CPU = archSpec('amd64').tcgCpu;
 
-/** The -device for the boot disk on the profile's bus (bootindex 0: SeaBIOS and OVMF boot it first). */
-export function bootDiskDevices(bus: DiskBus, drive: string, serial: string | undefined): string[] {
+/**
+ * The -device for the boot disk on the profile's bus (bootindex 0: SeaBIOS and OVMF boot it
+ * first). Not with -kernel: QEMU's linuxboot option ROM holds bootindex 0 then, and the disk is
+ * only a disk.
+ */
+export function bootDiskDevices(bus: DiskBus, drive: string, serial: string | undefined, bootIndex = true): string[] {
   const sn = serial ? `,serial=${serial}` : '';
+  const bi = bootIndex ? ',bootindex=0' : '';
   switch (bus) {
     case 'virtio-blk':
-      return ['-device', `virtio-blk-pci,drive=${drive}${sn},bootindex=0`];
+      return ['-device', `virtio-blk-pci,drive=${drive}${sn}${bi}`];
     case 'virtio-scsi':
-      return ['-device', 'virtio-scsi-pci,id=scsi0', '-device', `scsi-hd,drive=${drive},bus=scsi0.0${sn},bootindex=0`];
+      return ['-device', 'virtio-scsi-pci,id=scsi0', '-device', `scsi-hd,drive=${drive},bus=scsi0.0${sn}${bi}`];
     case 'nvme':
       // QEMU's NVMe controller will not start without a serial number.
-      return ['-device', `nvme,drive=${drive},serial=${serial ?? 'vexfs-boot'},bootindex=0`];
+      return ['-device', `nvme,drive=${drive},serial=${serial ?? 'vexfs-boot'}${bi}`];
     case 'sata':
       // q35's built-in ICH9 AHCI controller (its ports are ide.0 to ide.5); virt has none (src/arch.ts diskBuses).
-      return ['-device', `ide-hd,drive=${drive},bus=ide.0${sn},bootindex=0`];
+      return ['-device', `ide-hd,drive=${drive},bus=ide.0${sn}${bi}`];
   }
 }
 
@@ -153,7 +158,7 @@ export function qemuArgs(spec: VmSpec): string[] {
     if (d.readOnly) opts.push('readonly=on');
     if (d.discard) opts.push('discard=unmap', 'detect-zeroes=unmap');
     a.push('-drive', opts.join(','));
-    if (i === 0) a.push(...bootDiskDevices(p.diskBus, `drive${i}`, d.serial));
+    if (i === 0) a.push(...bootDiskDevices(p.diskBus, `drive${i}`, d.serial, !spec.kernel));
     else a.push('-device', `virtio-blk-pci,drive=drive${i}${d.serial ? `,serial=${d.serial}` : ''}`);
   });
   if (spec.sshPort !== undefined) {

@@ -112,6 +112,12 @@ describe('qemuArgs', () => {
     assert.ok(valuesOf(a, '-device').includes('virtio-rng-pci'));
     assert.deepEqual(valuesOf(qemuArgs(base), '-kernel'), []);
   });
+
+  test('with -kernel the disk takes no bootindex (QEMU gives 0 to its linuxboot ROM and refuses a second)', () => {
+    const disk = (a: string[]): string => valuesOf(a, '-device').find((d) => d.includes('drive=drive0'))!;
+    assert.match(disk(qemuArgs(base)), /bootindex=0/);
+    assert.doesNotMatch(disk(qemuArgs({ ...base, kernel: '/k/vmlinuz', initrd: '/k/initrd' })), /bootindex/);
+  });
 });
 
 describe('detectBootFailure', () => {
