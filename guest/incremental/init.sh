@@ -32,7 +32,7 @@ rc=1
 if [ -z "$root" ]; then
 	echo "incremental: no ext4 root file system on the disk:" /dev/nvme0n1*
 else
-	echo "incremental: root file system $root"
+	echo "incremental: root file system $root at $(cut -d' ' -f1 /proc/uptime) s"
 	mount -t proc proc /mnt/proc
 	mount -t sysfs sysfs /mnt/sys
 	mount -o bind /dev /mnt/dev
@@ -41,12 +41,14 @@ else
 	chroot /mnt /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
 		bash /tmp/vexfs-image-payload/build-payload.sh install "$(cat /payload/version)" "$(cat /payload/spec)" "$(cat /payload/found)"
 	rc=$?
+	echo "incremental: installed at $(cut -d' ' -f1 /proc/uptime) s"
 	umount /mnt/tmp /mnt/dev /mnt/sys /mnt/proc
 	# The replaced files' blocks: discarded, so the image file does not carry them.
 	fstrim /mnt >/dev/null 2>&1
 	umount /mnt || mount -o remount,ro /mnt
 fi
 sync
+echo "incremental: trimmed and unmounted at $(cut -d' ' -f1 /proc/uptime) s"
 echo "INCR-RESULT $rc"
 echo "INCR-DONE"
 poweroff -f

@@ -4,7 +4,7 @@
 // build's overlay on the cached image. The guest installs the payload with the install half of
 // guest/build/build-payload.sh (the build VM's own code: same install paths, depmod, smoke test)
 // and reports its result lines on the serial console.
-import { readFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { GuestError } from '../../errors.js';
 import { GUEST_DIR } from '../../paths.js';
@@ -27,7 +27,8 @@ export function foundList(found: HostBuild['found']): string {
   return found.map((f) => `${f.kind}\t${f.name}\t${IN_CHROOT}/${payloadFileName(f)}`).join('\n');
 }
 
-const payloadFileName = (f: { kind: string; name: string }): string => `${f.kind}-${f.name}`;
+/** A module keeps its .ko: modinfo and insmod take a path only when it ends so. */
+const payloadFileName = (f: { kind: string; name: string }): string => (f.kind === 'module' ? `module-${f.name}.ko` : `${f.kind}-${f.name}`);
 
 export async function makeInstallInitramfs(built: HostBuild, spec: string, version: string, busybox: string): Promise<Buffer> {
   const applets = (await run(busybox, ['--list'], { timeoutMs: 10_000 })).stdout.split('\n').filter((a) => /^[\w.[-]+$/.test(a) && a !== 'busybox');
@@ -72,6 +73,8 @@ export const installStep: Step<BuildContext> = {
       if (rt.signal.aborted) return;
       await new Promise((r) => setTimeout(r, 100));
     }
+    // The guest's console in the step's log: the install's output and its timestamps.
+    await appendFile(rt.logFile, `--- ${serialLogOf(s)} ---\n${serial}`).catch(() => undefined);
     const out = installOutcome(serial);
     if (out.rc === undefined || !out.done) {
       await s.vm?.assertHealthy();
@@ -85,6 +88,6 @@ export const installStep: Step<BuildContext> = {
     s.cleanShutdown = !s.vm?.isRunning();
     await s.vm?.kill();
     setInstalledFacts(ctx.guest, out.results);
-    rt.info(`${ctx.guest.artifacts?.map((a) => basename(a.path)).join(', ')} installed for ${ctx.guest.kernel}`);
+    rt.info(`${(ctx.guest.artifacts ?? []).filter((a) => a.kind !== 'file').map((a) => a.path).join(', ')} installed and smoke-tested on ${ctx.guest.kernel}`);
   },
 };

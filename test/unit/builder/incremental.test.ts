@@ -132,7 +132,7 @@ test('who builds incrementally: amd64 on x86_64, as root, with the toolchain in 
 });
 
 test('the install VM: its found list, and its console read for the result', () => {
-  assert.equal(foundList([{ kind: 'module', name: 'vexfs', file: '/h/vexfs.ko' }, { kind: 'tool', name: 'vexctl', file: '/h/vexctl' }]), 'module\tvexfs\t/tmp/vexfs-image-payload/module-vexfs\ntool\tvexctl\t/tmp/vexfs-image-payload/tool-vexctl');
+  assert.equal(foundList([{ kind: 'module', name: 'vexfs', file: '/h/vexfs.ko' }, { kind: 'tool', name: 'vexctl', file: '/h/vexctl' }]), 'module\tvexfs\t/tmp/vexfs-image-payload/module-vexfs.ko\ntool\tvexctl\t/tmp/vexfs-image-payload/tool-vexctl');
   assert.deepEqual(installOutcome('[    1.0] booting\r\nincremental: root file system /dev/nvme0n1p3\r\n'), { done: false, results: {} });
   const console = ['==> installing', 'result.kernel=6.12.0-test\r', 'result.artifact_0=module\tvexfs\t/lib/x.ko\t10\tabc\tvm', 'INCR-RESULT 0\r', 'INCR-DONE\r', ''].join('\n');
   const o = installOutcome(console);
