@@ -3,7 +3,8 @@
 # directly; no GRUB, systemd, cloud-init or network). Its one disk is an overlay on the last image
 # built from the same inputs but the source. Mounts that image's root file system, runs the install
 # half of guest/build/build-payload.sh in a chroot of it with the payload built on the host
-# (/payload: the script, spec, found list and artifacts), trims, unmounts and powers off.
+# (/payload: the script, spec, found list and artifacts; the payload's files, written first as
+# cloud-init writes them in a full build), trims, unmounts and powers off.
 # The chroot's /tmp is a tmpfs: the payload's copy never reaches the disk. On the serial console:
 #   result.KEY=VALUE   the install half's facts, as the build VM prints them
 #   INCR-RESULT N      the install half's exit code (0: installed and smoke-tested), then
@@ -37,6 +38,13 @@ else
 	mount -t sysfs sysfs /mnt/sys
 	mount -o bind /dev /mnt/dev
 	mount -t tmpfs -o mode=1777 tmpfs /mnt/tmp
+	# The payload's files, as cloud-init's write_files puts them in a full build (root's, MODE).
+	while IFS="$(printf '\t')" read -r n mode path; do
+		mkdir -p "/mnt${path%/*}"
+		cat "/payload/file-$n" >"/mnt$path"
+		chown 0:0 "/mnt$path"
+		chmod "$mode" "/mnt$path"
+	done </payload/files.list
 	cp -a /payload /mnt/tmp/vexfs-image-payload
 	chroot /mnt /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
 		bash /tmp/vexfs-image-payload/build-payload.sh install "$(cat /payload/version)" "$(cat /payload/spec)" "$(cat /payload/found)"

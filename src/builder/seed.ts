@@ -3,17 +3,24 @@
 import { randomUUID } from 'node:crypto';
 import type { BuildPlan } from '../config/load.js';
 import type { SeedInput } from '../tools/seed.js';
-import { buildUserData, loadPayloadFiles, templateVars } from './user-data.js';
+import { buildUserData, loadPayloadFiles, templateVars, type GuestFile } from './user-data.js';
 import { sourceDateEpoch, sourceFacts } from '../supply/source.js';
+
+/**
+ * The payload's files as the image gets them. {{build_date}} is SOURCE_DATE_EPOCH (the source
+ * commit's time unless set): two builds of the same source install the same files, and a new
+ * commit changes them (an incremental build writes them again).
+ */
+export async function payloadFiles(plan: Readonly<BuildPlan>, startedAt: Date): Promise<GuestFile[]> {
+  const epoch = sourceDateEpoch(process.env, await sourceFacts(plan.sourceDir));
+  const buildDate = epoch !== undefined ? new Date(epoch * 1000) : startedAt;
+  return loadPayloadFiles(plan.payload, templateVars(plan, buildDate));
+}
 
 export function buildSeed(plan: Readonly<BuildPlan>, startedAt: Date): (publicKey: string) => Promise<SeedInput> {
   return async (publicKey) => {
-    // {{build_date}} is SOURCE_DATE_EPOCH (the source commit's time unless set): two builds of
-    // the same source install the same files.
-    const epoch = sourceDateEpoch(process.env, await sourceFacts(plan.sourceDir));
-    const buildDate = epoch !== undefined ? new Date(epoch * 1000) : startedAt;
     return {
-      userData: buildUserData(plan, publicKey, await loadPayloadFiles(plan.payload, templateVars(plan, buildDate))),
+      userData: buildUserData(plan, publicKey, await payloadFiles(plan, startedAt)),
       metaData: { 'instance-id': `vexfs-build-${randomUUID()}`, 'local-hostname': `vexfs-${plan.variantName}` },
     };
   };

@@ -2,8 +2,9 @@
 // of the example records its image in the cache; after a one-line change to vexfs.c, the next
 // build (another output directory, so the first image stays to compare) starts from that image: the payload compiled on the host in the base's root, installed
 // by a VM booted straight into the image's kernel, then finalised. The new image differs from the
-// first only in vexfs.ko (`vexfs-image diff`: vexctl, whose source did not change, is byte for byte
-// the build VM's), and validate passes every check on it.
+// first only in vexfs.ko and in vexfs.conf, whose build_date follows the new commit (`vexfs-image
+// diff`: vexctl, whose source did not change, is byte for byte the build VM's), and validate passes
+// every check on it.
 // Behind VEXFS_E2E_INCREMENTAL=1 (one more full build, ~3 min): the cache entry corrupted, the
 // next build notices, does not use it, and builds in full; that full build of the changed source
 // and the incremental one differ only in the entries two full builds differ in.
@@ -27,6 +28,15 @@ if (process.getuid?.() !== 0) missing.push('root');
 const work = tempDir('vexfs-incr-e2e-');
 const src = join(work, 'vexfs');
 cpSync(join(PACKAGE_ROOT, 'examples/vexfs'), src, { recursive: true, filter: (p) => !/\/target(\/|$)/.test(p.slice(PACKAGE_ROOT.length)) });
+/** A commit of the tree at a given time: the build's SOURCE_DATE_EPOCH, so {{build_date}} in vexfs.conf. */
+function commit(date: string): void {
+  const env = { ...process.env, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
+  for (const args of [['init', '-q'], ['add', '-A'], ['commit', '-qm', date]]) {
+    const r = spawnSync('git', args, { cwd: src, env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  }
+}
+commit('2026-01-01T00:00:00Z');
 // A cache of its own (its entries are this test's), sharing the user cache's bases, the base roots
 // the host compiles in, and the accelerator probe: nothing is built twice.
 const cache = join(work, 'cache');
@@ -63,6 +73,8 @@ test('a one-line change to vexfs.c: the next build starts from the cached image 
   const text = readFileSync(c, 'utf8');
   assert.ok(text.includes('pr_info("version %s loaded\\n"'));
   writeFileSync(c, text.replace('pr_info("version %s loaded\\n"', 'pr_info("version %s loaded (incremental)\\n"'));
+  // A new commit: a new build_date in vexfs.conf, which the incremental build writes again.
+  commit('2026-02-01T00:00:00Z');
   // Another output directory: the first image stays, to compare with.
   const inc = build(SECOND);
   assert.equal(inc.status, 0, inc.stderr.slice(-3000));
@@ -79,10 +91,12 @@ test('a one-line change to vexfs.c: the next build starts from the cached image 
   const d = await diffImages(imageIn(FIRST), imageIn(SECOND), { tmpDir: tempDir('vexfs-incr-diff-') });
   t.diagnostic(diffText(d));
   assert.deepEqual(d.packages, []);
-  assert.deepEqual(d.files.map((f) => f.path), [`/usr/lib/modules/${m.kernel}/extra/vexfs/vexfs.ko`], 'only the module differs');
+  assert.deepEqual(d.files.map((f) => f.path).sort(), ['/etc/vexfs/vexfs.conf', `/usr/lib/modules/${m.kernel}/extra/vexfs/vexfs.ko`], 'only the module and the config file (its build_date follows the commit) differ');
+  const conf = (mm: typeof m): string => mm.artifacts.find((a: { path: string }) => a.path === '/etc/vexfs/vexfs.conf').sha256;
+  assert.notEqual(conf(m), conf(m0), 'the manifest hashes the new vexfs.conf');
 
   // The entry is now the new image: the next change starts from it.
-  const entries = readdirSync(join(cache, 'incremental')).filter((n) => !n.startsWith('.'));
+  const entries = readdirSync(join(cache, 'incremental')).filter((n) => !n.startsWith('.') && n !== 'trees');
   assert.equal(entries.length, 1);
   assert.equal(JSON.parse(readFileSync(join(cache, 'incremental', entries[0]!, 'entry.json'), 'utf8')).image.sha256, m.files.image.sha256);
 
@@ -96,7 +110,7 @@ test('a one-line change to vexfs.c: the next build starts from the cached image 
 
 test('a corrupt entry is never used; a full build of the changed source is the incremental image', { timeout: 3_000_000, skip: !FULL && 'set VEXFS_E2E_INCREMENTAL=1 (one more full build)' }, async (t) => {
   const m = manifestOf(SECOND);
-  const entry = join(cache, 'incremental', readdirSync(join(cache, 'incremental')).filter((n) => !n.startsWith('.'))[0]!);
+  const entry = join(cache, 'incremental', readdirSync(join(cache, 'incremental')).filter((n) => !n.startsWith('.') && n !== 'trees')[0]!);
   // A corrupt entry: its image replaced by a damaged copy (editing it would damage the published
   // image it is a hard link to).
   const img = join(entry, 'image.qcow2');

@@ -27,6 +27,7 @@ import { finaliseStep } from '../finalise.js';
 import { reportingNoSpace } from '../no-space.js';
 import { prepareStep } from '../prepare.js';
 import { buildSpec } from '../build-in-vm.js';
+import { payloadFiles } from '../seed.js';
 import type { InputParts } from '../inputs.js';
 import { compileOnHost } from './compile.js';
 import { installStep, makeInstallInitramfs } from './install-vm.js';
@@ -131,7 +132,7 @@ function steps(stageTimes: Record<string, number>, use: Extract<IncrementalChoic
       rt.info(`built ${built.found.map((f) => f.name).join(', ')} against ${use.root.kernelRelease} in ${(built.ms / 1000).toFixed(1)} s`);
       const initrd = ctx.session.opts.directKernel?.initrd;
       if (!initrd) throw new Error('compile: the install VM has no initramfs path');
-      await writeFile(initrd, await makeInstallInitramfs(built, spec, ctx.plan.version, BUSYBOX), { mode: 0o600 });
+      await writeFile(initrd, await makeInstallInitramfs(built, spec, ctx.plan.version, await payloadFiles(ctx.plan, ctx.startedAt), BUSYBOX), { mode: 0o600 });
     },
   };
   return [prepareStep, fromCache, overlayStep, compile, bootStep, installStep, reportingNoSpace(finaliseStep(stageTimes))];

@@ -18,6 +18,7 @@ import { parseResults } from '../guest-run.js';
 import { setInstalledFacts } from '../build-in-vm.js';
 import type { BuildContext } from '../context.js';
 import type { HostBuild } from './compile.js';
+import type { GuestFile } from '../user-data.js';
 
 /** Where the initramfs's /payload is copied in the chroot (init.sh), so the found list's paths. */
 const IN_CHROOT = '/tmp/vexfs-image-payload';
@@ -30,9 +31,24 @@ export function foundList(found: HostBuild['found']): string {
 /** A module keeps its .ko: modinfo and insmod take a path only when it ends so. */
 const payloadFileName = (f: { kind: string; name: string }): string => (f.kind === 'module' ? `module-${f.name}.ko` : `${f.kind}-${f.name}`);
 
-export async function makeInstallInitramfs(built: HostBuild, spec: string, version: string, busybox: string): Promise<Buffer> {
+/** files.list: "N<TAB>MODE<TAB>PATH" a line, the content in payload/file-N (init.sh writes them into the image). */
+export function filesList(files: readonly GuestFile[]): string {
+  return files
+    .map((f, i) => {
+      if (/[\t\n]/.test(f.path) || !f.path.startsWith('/')) throw new Error(`payload file path ${JSON.stringify(f.path)}`);
+      return `${i}\t${f.permissions}\t${f.path}\n`;
+    })
+    .join('');
+}
+
+/**
+ * The install VM's initramfs: busybox, /init, the build-payload.sh that installs, and /payload:
+ * the spec, the found list, the artifacts, and the payload's files (written by cloud-init in a
+ * full build: one holds {{build_date}}, which follows the source commit).
+ */
+export async function makeInstallInitramfs(built: HostBuild, spec: string, version: string, files: readonly GuestFile[], busybox: string): Promise<Buffer> {
   const applets = (await run(busybox, ['--list'], { timeoutMs: 10_000 })).stdout.split('\n').filter((a) => /^[\w.[-]+$/.test(a) && a !== 'busybox');
-  const files: CpioEntry[] = [
+  const entries: CpioEntry[] = [
     { path: 'init', type: 'file', mode: 0o755, data: await readFile(join(GUEST_DIR, 'incremental', 'init.sh')) },
     { path: 'bin/busybox', type: 'file', mode: 0o755, data: await readFile(busybox) },
     ...applets.map((a): CpioEntry => ({ path: `bin/${a}`, type: 'symlink', data: 'busybox' })),
@@ -40,10 +56,12 @@ export async function makeInstallInitramfs(built: HostBuild, spec: string, versi
     { path: 'payload/spec', type: 'file', mode: 0o644, data: spec },
     { path: 'payload/version', type: 'file', mode: 0o644, data: version },
     { path: 'payload/found', type: 'file', mode: 0o644, data: foundList(built.found) },
+    { path: 'payload/files.list', type: 'file', mode: 0o644, data: filesList(files) },
+    ...files.map((f, i): CpioEntry => ({ path: `payload/file-${i}`, type: 'file', mode: 0o600, data: f.content })),
   ];
-  for (const f of built.found) files.push({ path: `payload/${payloadFileName(f)}`, type: 'file', mode: f.kind === 'tool' ? 0o755 : 0o644, data: await readFile(f.file) });
+  for (const f of built.found) entries.push({ path: `payload/${payloadFileName(f)}`, type: 'file', mode: f.kind === 'tool' ? 0o755 : 0o644, data: await readFile(f.file) });
   const dirs = ['bin', 'sbin', 'usr', 'usr/bin', 'proc', 'sys', 'dev', 'mnt', 'tmp', 'payload'];
-  return initramfs([...dirs.map((d): CpioEntry => ({ path: d, type: 'dir' })), ...files]);
+  return initramfs([...dirs.map((d): CpioEntry => ({ path: d, type: 'dir' })), ...entries]);
 }
 
 /** The install half's exit code from the console, or undefined before the guest got there. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { tempDir } from '../../helpers/fs.js';
 import { entryDir, entryKey, openEntry, recordEntry, ENTRY_FORMAT, type IncrementalEntry } from '../../../src/builder/incremental/store.js';
 import { incrementalBlocker } from '../../../src/builder/incremental/index.js';
-import { foundList, installOutcome } from '../../../src/builder/incremental/install-vm.js';
+import { filesList, foundList, installOutcome } from '../../../src/builder/incremental/install-vm.js';
 import { sha256Of } from '../../../src/tools/hash.js';
 import { acquireLock } from '../../../src/base/lock.js';
 import { DEFAULT_PAYLOAD } from '../../../src/config/payload.js';
@@ -140,4 +140,10 @@ test('the install VM: its found list, and its console read for the result', () =
   assert.equal(o.done, true);
   assert.equal(o.results.kernel, '6.12.0-test');
   assert.equal(installOutcome('INCR-RESULT 1\nINCR-DONE\n').rc, 1);
+});
+
+test('the payload files the install VM writes: index, mode and path a line; paths must be absolute and one line', () => {
+  assert.equal(filesList([{ path: '/etc/vexfs/vexfs.conf', content: 'x', permissions: '0644' }, { path: '/var/log/vexfs.log', content: '', permissions: '0640' }]), '0\t0644\t/etc/vexfs/vexfs.conf\n1\t0640\t/var/log/vexfs.log\n');
+  assert.throws(() => filesList([{ path: 'relative', content: '', permissions: '0644' }]));
+  assert.throws(() => filesList([{ path: '/a\nb', content: '', permissions: '0644' }]));
 });
