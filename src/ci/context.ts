@@ -91,8 +91,13 @@ export interface CiContext {
 }
 
 /** The build flags with the vCPUs each VM gets. */
+/**
+ * The build flags of every variant's build. Release pipelines build in full: ci never starts from
+ * a cached image (builder/incremental/), though its images are cached for later `build`s.
+ */
 export function buildFlagsOf(ctx: CiContext): CiOptions['buildFlags'] {
-  return ctx.sharedCpus === undefined ? ctx.opts.buildFlags : { ...ctx.opts.buildFlags, cpus: ctx.sharedCpus };
+  const flags = { ...ctx.opts.buildFlags, incremental: false };
+  return ctx.sharedCpus === undefined ? flags : { ...flags, cpus: ctx.sharedCpus };
 }
 
 /** The version stamped: the build plans', else the inputs'. */

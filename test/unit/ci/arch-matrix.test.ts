@@ -14,6 +14,7 @@ import { tempDir } from '../../helpers/fs.js';
 import { fakeDeps } from './fakes.js';
 import { ciOptions } from '../../../src/api.js';
 import { summaryMarkdown, summaryText } from '../../../src/ci/summary.js';
+import type { BuildPlan } from '../../../src/config/load.js';
 
 /** A PATH and AAVMF files under which arm64 looks installed. */
 function fakeArmHost(dir: string): Record<string, string> {
@@ -79,4 +80,13 @@ test('the API (`vexfs-image ci`) hands the architecture axis to the orchestrator
   assert.deepEqual(ciOptions({ arches: ['arm64'] }).arches, ['arm64']);
   assert.deepEqual(ciOptions({ arches: ['amd64', 'arm64'], variants: ['minimal'] }).arches, ['amd64', 'arm64']);
   assert.equal(ciOptions({}).arches, undefined, 'no --arch: the config\'s or amd64');
+});
+
+test('ci builds in full (never from a cached image): its plans say incremental: false', async () => {
+  const dir = tempDir('vexfs-ci-full-');
+  const plans: BuildPlan[] = [];
+  const r = await runCi(options(dir, join(dir, 'artifacts'), ['amd64'], {}), fakeDeps({ plans }));
+  assert.equal(r.status, 'passed');
+  assert.ok(plans.length > 0);
+  assert.deepEqual(plans.map((p) => p.incremental), plans.map(() => false));
 });

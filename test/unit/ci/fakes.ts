@@ -9,6 +9,7 @@ import type { DoctorReport } from '../../../src/doctor.js';
 import { summarizeChecks, imageStatus, type CheckResult, type ImageResult } from '../../../src/report/model.js';
 import type { BuildResult } from '../../../src/builder/index.js';
 import { imageBaseName } from '../../../src/builder/context.js';
+import type { BuildPlan } from '../../../src/config/load.js';
 
 const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -39,10 +40,13 @@ export interface FakeOptions {
   stepMs?: number;
   /** Records [variant, 'start'|'end'] for concurrency assertions. */
   trace?: Array<[string, string, number]>;
+  /** Every plan the fake build was given. */
+  plans?: BuildPlan[];
 }
 
 export function fakeBuild(o: FakeOptions = {}): BuildFn {
   return async (plan, { signal, emit }) => {
+    o.plans?.push(plan);
     const name = imageBaseName(plan.variantName, plan.version, plan.arch);
     const logDir = join(plan.buildDir, 'logs', `${plan.variantName}-test`);
     await mkdir(logDir, { recursive: true });
