@@ -74,7 +74,12 @@ files match their sizes and .sha256 files is up to date: "up to date: PATH", exi
 no VM started. A --format it was not published with is then written from it (and added to its
 manifest and provenance) instead of a rebuild.
 An existing image with other inputs is refused (exit 2, naming what changed), never replaced
-unasked: pass --force to rebuild it, or a new --version.`,
+unasked: pass --force to rebuild it, or a new --version.
+
+When only the source changed since an image cached by an earlier build (minimal, production;
+amd64, as root), the build is incremental: the payload is compiled on the host in the base's own
+root and installed by a VM booted straight into the image's kernel (~30 s instead of ~2 min;
+the manifest records incremental.from_image_sha256). --no-incremental builds in full.`,
     )
     .action(async (o: BuildCliOptions) => {
       const renderer = createRenderer(chooseRenderer({ env: ctx.env, quiet: program.opts<{ quiet?: boolean }>().quiet }));
