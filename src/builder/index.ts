@@ -29,8 +29,7 @@ import { finaliseStep } from './finalise.js';
 import { reportingNoSpace } from './no-space.js';
 import { licencesStep, packagesStep } from '../supply/inventory.js';
 import { envSourceDateEpoch } from '../supply/source.js';
-import { buildIncrementally, chooseIncremental, incrementalBlocker, rememberImage } from './incremental/index.js';
-import { entryKey } from './incremental/store.js';
+import { buildIncrementally, chooseIncremental, rememberImage } from './incremental/index.js';
 
 export interface BuildResult {
   artifacts: Artifacts;
@@ -160,12 +159,11 @@ export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOpti
   const info = (message: string): void => opts.emit({ type: 'info', step: 'incremental', message });
   const choice = await chooseIncremental(plan, parts, baseSha256, { signal: opts.signal, onInfo: info });
   if (choice.use) return buildIncrementally(plan, choice, parts, (profile, sessionFor) => newBuildContext(plan, profile, new Date(), sessionFor), opts);
-  if (choice.key) info(`a full build: ${choice.why}`);
+  if (choice.eligible) info(`a full build: ${choice.why}`);
   const { profile, report } = await resolveVmProfile({ memoryMb: plan.memoryMb, cpus: plan.cpus, cacheDir: plan.cacheDir, tools: JOB_TOOLS.build, hardware: { arch: plan.arch }, signal: opts.signal });
   const ctx = newBuildContext(plan, profile);
   const { artifacts, timings } = await runBuildSteps(ctx, { steps: buildSteps, title: `Building ${ctx.imageName}`, parts, tools: report.tools }, opts);
   // The next build of these inputs with another source can start from this image.
-  const builtBase = ctx.base?.digest.replace(/^sha256:/, '');
-  await rememberImage(ctx, choice.key ?? (builtBase && !incrementalBlocker(plan) ? entryKey(parts, builtBase, plan.arch) : undefined), opts.emit);
+  await rememberImage(ctx, opts.emit);
   return { artifacts, timings, logDir: ctx.logDir };
 }

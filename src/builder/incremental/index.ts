@@ -51,35 +51,34 @@ export function incrementalBlocker(plan: Pick<BuildPlan, 'arch' | 'preinstall' |
 }
 
 export type IncrementalChoice =
-  | { use: true; key: string; entry: IncrementalEntry; image: string; release: () => Promise<void>; root: KernelRoot }
-  /** key: the entry a full build of this plan records (absent when it records none). */
-  | { use: false; why: string; key?: string };
+  | { use: true; entry: IncrementalEntry; image: string; release: () => Promise<void>; root: KernelRoot }
+  /** eligible: the plan qualifies, only this build cannot start from a cached image (why says so). */
+  | { use: false; why: string; eligible?: boolean };
 
 /** Whether this build can start from a cached image, decided before anything is written. */
 export async function chooseIncremental(plan: Readonly<BuildPlan>, parts: Omit<InputParts, 'base'>, baseSha256: string | undefined, opts: { signal: AbortSignal; onInfo: (m: string) => void }): Promise<IncrementalChoice> {
   const blocker = incrementalBlocker(plan);
   if (blocker) return { use: false, why: blocker };
   if (!baseSha256) return { use: false, why: 'the base is not built yet' };
-  const key = entryKey(parts, baseSha256, plan.arch);
-  if (!plan.incremental) return { use: false, why: '--no-incremental', key };
-  const opened = await openEntry(plan.cacheDir, key, { signal: opts.signal });
-  if ('why' in opened) return { use: false, why: opened.why, key };
+  if (!plan.incremental) return { use: false, why: '--no-incremental', eligible: true };
+  const opened = await openEntry(plan.cacheDir, entryKey(parts, baseSha256, plan.arch), { signal: opts.signal });
+  if ('why' in opened) return { use: false, why: opened.why, eligible: true };
   const release = (): Promise<void> => opened.lock.release();
   try {
     if (opened.entry.source === parts.source) {
       await release();
-      return { use: false, why: 'the source is the cached image\'s own (a forced rebuild of the same inputs is a full build)', key };
+      return { use: false, why: 'the source is the cached image\'s own (a forced rebuild of the same inputs is a full build)', eligible: true };
     }
     const base = opened.entry.base;
     const root = (await cachedRoot(plan.cacheDir, baseSha256)) ?? (await kernelRoot({ path: base.path, format: base.format, sha256: baseSha256 }, plan.cacheDir, { signal: opts.signal, onInfo: opts.onInfo }));
     if (root.kernelRelease !== opened.entry.kernelRelease) {
       await release();
-      return { use: false, why: `the base's kernel (${root.kernelRelease}) is not the cached image's (${opened.entry.kernelRelease})`, key };
+      return { use: false, why: `the base's kernel (${root.kernelRelease}) is not the cached image's (${opened.entry.kernelRelease})`, eligible: true };
     }
-    return { use: true, key, entry: opened.entry, image: opened.image, release, root };
+    return { use: true, entry: opened.entry, image: opened.image, release, root };
   } catch (e) {
     await release();
-    return { use: false, why: `the base's root could not be read (${(e as Error).message.split('\n')[0]})`, key };
+    return { use: false, why: `the base's root could not be read (${(e as Error).message.split('\n')[0]})`, eligible: true };
   }
 }
 
@@ -99,10 +98,11 @@ export function entryOf(ctx: BuildContext, key: string, source: string): Increme
   };
 }
 
-/** Records ctx's image as key's entry; says so, or why not. */
-export async function rememberImage(ctx: BuildContext, key: string | undefined, emit: EventSink): Promise<void> {
-  if (!key || !ctx.inputParts) return;
-  const entry = entryOf(ctx, key, ctx.inputParts.source);
+/** Records a finished build's image as the entry of its inputs (when its plan qualifies); says so, or why not. */
+export async function rememberImage(ctx: BuildContext, emit: EventSink): Promise<void> {
+  const baseSha256 = ctx.base?.digest.replace(/^sha256:/, '');
+  if (!ctx.inputParts || !baseSha256 || incrementalBlocker(ctx.plan)) return;
+  const entry = entryOf(ctx, entryKey(ctx.inputParts, baseSha256, ctx.plan.arch), ctx.inputParts.source);
   if (!entry || !ctx.artifacts) return;
   const ok = await recordEntry(ctx.plan.cacheDir, entry, ctx.artifacts.image).catch(() => false);
   emit({ type: 'info', step: 'incremental', message: ok ? 'cached for incremental builds' : 'not cached for incremental builds: another build holds the entry' });
@@ -176,7 +176,7 @@ export async function buildIncrementally(
     const { artifacts, timings } = await runBuildSteps(ctx, { steps: (stageTimes) => steps(stageTimes, use), title: `Building ${ctx.imageName} incrementally`, parts, tools: report.tools }, opts);
     // The cached image is read no more: this one replaces it.
     await use.release();
-    await rememberImage(ctx, use.key, opts.emit);
+    await rememberImage(ctx, opts.emit);
     return { artifacts, timings, logDir: ctx.logDir };
   } finally {
     await use.release();
