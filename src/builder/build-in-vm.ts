@@ -7,6 +7,10 @@ import { timeLeftMs } from '../vm/session.js';
 import { numberedResults, runGuestScript } from './guest-run.js';
 import { payloadSpec } from './payload-spec.js';
 import { sourceDateEpoch, sourceFacts } from '../supply/source.js';
+import { streamSource } from './warm-start.js';
+
+/** Where build-payload.sh builds in the guest (its $dest). */
+export const GUEST_BUILD_DIR = '/usr/src/vexfs';
 
 /** `result.artifact_N=kind<TAB>name<TAB>path<TAB>size<TAB>sha256<TAB>vermagic` lines, in order. */
 export function parseArtifacts(results: Record<string, string>): InstalledArtifact[] {
@@ -37,14 +41,23 @@ export const buildInVmStep: Step<BuildContext> = {
   async run(ctx, rt) {
     const ssh = ctx.session.ssh;
     if (!ssh) throw new Error('build-in-vm: no SSH target');
-    const mount = await runGuestScript(ssh, 'mount-source.sh', [GUEST_SOURCE_MOUNT, SOURCE_MOUNT_TAG, SOURCE_DISK_SERIAL], rt, {
-      timeoutMs: 120_000,
-      what: 'mounting the source',
-    });
-    ctx.guest.sourceTransport = mount.stdout.includes('transport=virtfs') ? 'virtfs' : 'disk';
-    rt.info(`source mounted read-only over ${ctx.guest.sourceTransport}`);
+    let source = GUEST_SOURCE_MOUNT;
+    if (ctx.warm) {
+      // Straight into the build directory; build-payload.sh's "-" skips its own copy.
+      await streamSource(ssh, ctx.plan.sourceDir, GUEST_BUILD_DIR, { signal: rt.signal, logFile: rt.logFile, timeoutMs: 600_000 });
+      ctx.guest.sourceTransport = 'ssh';
+      source = '-';
+      rt.info(`source copied into ${GUEST_BUILD_DIR} over SSH`);
+    } else {
+      const mount = await runGuestScript(ssh, 'mount-source.sh', [GUEST_SOURCE_MOUNT, SOURCE_MOUNT_TAG, SOURCE_DISK_SERIAL], rt, {
+        timeoutMs: 120_000,
+        what: 'mounting the source',
+      });
+      ctx.guest.sourceTransport = mount.stdout.includes('transport=virtfs') ? 'virtfs' : 'disk';
+      rt.info(`source mounted read-only over ${ctx.guest.sourceTransport}`);
+    }
     const payload = ctx.plan.payload;
-    const r = await runGuestScript(ssh, 'build-payload.sh', ['all', GUEST_SOURCE_MOUNT, ctx.plan.version, await buildSpec(ctx.plan, rt.signal)], rt, {
+    const r = await runGuestScript(ssh, 'build-payload.sh', ['all', source, ctx.plan.version, await buildSpec(ctx.plan, rt.signal)], rt, {
       timeoutMs: timeLeftMs(ctx.session, 'building the payload'),
       what: `the guest build (${payload.buildCommand})`,
     });

@@ -5,6 +5,7 @@ import type { HasSession, VmSession } from '../vm/session.js';
 import type { InputParts } from './inputs.js';
 import type { SupplyFacts } from '../supply/inventory.js';
 import type { SigningFacts } from './sign.js';
+import type { WarmStart } from './warm-start.js';
 import { archFileStem, DEFAULT_ARCH, type Arch } from '../arch.js';
 
 export const BUILD_USER = 'vexfs';
@@ -37,7 +38,8 @@ export interface GuestFacts {
   vexctlSha256?: string;
   artifacts?: InstalledArtifact[];
   packageCount?: number;
-  sourceTransport?: 'virtfs' | 'disk';
+  /** ssh: a tar stream into the build directory (a VM resumed from a snapshot: builder/warm-start.ts). */
+  sourceTransport?: 'virtfs' | 'disk' | 'ssh';
 }
 
 export interface Artifacts {
@@ -78,6 +80,8 @@ export interface BuildContext extends HasSession {
   /** Set by the sign-modules step (builder/sign.ts). */
   signing?: SigningFacts;
   artifacts?: Artifacts;
+  /** A build VM that may be saved as, or resumed from, a snapshot (builder/warm-start.ts). */
+  warm?: WarmStart;
   /** An incremental build: the cached image it started from (builder/incremental/). */
   incrementalFrom?: { imageSha256: string };
 }

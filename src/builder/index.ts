@@ -30,6 +30,7 @@ import { reportingNoSpace } from './no-space.js';
 import { licencesStep, packagesStep } from '../supply/inventory.js';
 import { envSourceDateEpoch } from '../supply/source.js';
 import { buildIncrementally, chooseIncremental, rememberImage } from './incremental/index.js';
+import { payloadFilesStep, retryCold, saveSnapshotStep, warmStartBlocker, warmStartStep } from './warm-start.js';
 
 export interface BuildResult {
   artifacts: Artifacts;
@@ -46,12 +47,15 @@ export function buildSteps(stageTimes: Record<string, number>): Step<BuildContex
   return [
     prepareStep, // 1. environment setup
     baseImageStep, // 3. base image preparation (before the seed: its overlay needs the base)
+    warmStartStep, // a cached snapshot of the booted build VM to resume, if any
     overlayStep,
     accessSeedStep, // 2. cloud-init configuration
     sourceShareStep, // 4. VexFS build in the VM ...
     bootStep,
     waitSshStep,
     waitCloudInitStep,
+    saveSnapshotStep, // a cold-booted snapshotable VM, saved for the next builds
+    payloadFilesStep, // a snapshotable VM's seed has no payload: its files and units, over SSH
     buildInVmStep,
     signModulesStep, // only with signing: in the config
     licencesStep, // SBOM: licences before the variant slims /usr/share/doc away
@@ -69,7 +73,8 @@ export function buildSteps(stageTimes: Record<string, number>): Step<BuildContex
 export const buildVmDir = (plan: Pick<BuildPlan, 'buildDir' | 'variantName' | 'arch'>): string => join(plan.buildDir, `vm-${archFileStem(plan.variantName, plan.arch)}`);
 
 /** sessionFor: another VM than the build VM in the build's VM directory (an incremental build's install VM). */
-export function newBuildContext(plan: Readonly<BuildPlan>, profile: VmProfile, now = new Date(), sessionFor?: (vmDir: string) => VmSessionOptions): BuildContext {
+/** snapshotable: the build VM may be saved as, or resumed from, a snapshot (builder/warm-start.ts). */
+export function newBuildContext(plan: Readonly<BuildPlan>, profile: VmProfile, now = new Date(), sessionFor?: (vmDir: string) => VmSessionOptions, snapshotable = false): BuildContext {
   const vmDir = buildVmDir(plan);
   const stamp = now.toISOString().replace(/[:.]/g, '-');
   const session = newSession(sessionFor?.(vmDir) ?? {
@@ -78,7 +83,8 @@ export function newBuildContext(plan: Readonly<BuildPlan>, profile: VmProfile, n
     dir: vmDir,
     cacheDir: plan.cacheDir,
     user: BUILD_USER,
-    seed: buildSeed(plan, now),
+    seed: buildSeed(plan, now, snapshotable),
+    ...(snapshotable ? { snapshotable: true } : {}),
     diskSizeBytes: plan.diskSizeBytes,
     discard: true,
     // apt in the VM (bases from elsewhere get the toolchain from cloud-init's packages:).
@@ -102,6 +108,7 @@ export function newBuildContext(plan: Readonly<BuildPlan>, profile: VmProfile, n
     session,
     toolVersions: {},
     guest: {},
+    ...(snapshotable ? { warm: { key: '' } } : {}),
   };
 }
 
@@ -161,9 +168,24 @@ export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOpti
   if (choice.use) return buildIncrementally(plan, choice, parts, (profile, sessionFor) => newBuildContext(plan, profile, new Date(), sessionFor), opts);
   if (choice.eligible) info(`a full build: ${choice.why}`);
   const { profile, report } = await resolveVmProfile({ memoryMb: plan.memoryMb, cpus: plan.cpus, cacheDir: plan.cacheDir, tools: JOB_TOOLS.build, hardware: { arch: plan.arch }, signal: opts.signal });
-  const ctx = newBuildContext(plan, profile);
-  const { artifacts, timings } = await runBuildSteps(ctx, { steps: buildSteps, title: `Building ${ctx.imageName}`, parts, tools: report.tools }, opts);
+  const noWarm = warmStartBlocker(plan, profile);
+  if (noWarm && plan.snapshot) opts.emit({ type: 'info', step: 'warm-start', message: `the build VM boots cold: ${noWarm}` });
+  const run = async (snapshotable: boolean, retried = false): Promise<BuildResult & { ctx: BuildContext }> => {
+    const ctx = newBuildContext(plan, profile, new Date(), undefined, snapshotable);
+    try {
+      const { artifacts, timings } = await runBuildSteps(ctx, { steps: buildSteps, title: `Building ${ctx.imageName}`, parts, tools: report.tools }, opts);
+      return { artifacts, timings, logDir: ctx.logDir, ctx };
+    } catch (e) {
+      // A snapshot that would not resume is dropped and the build boots cold (and saves a new one).
+      if (!retried && !opts.signal.aborted && (await retryCold(ctx))) {
+        opts.emit({ type: 'info', step: 'warm-start', message: `the snapshot did not resume (${(e as Error).message.split('\n')[0]}); dropped it, booting cold` });
+        return run(snapshotable, true);
+      }
+      throw e;
+    }
+  };
+  const { ctx, ...result } = await run(!noWarm);
   // The next build of these inputs with another source can start from this image.
   await rememberImage(ctx, opts.emit);
-  return { artifacts, timings, logDir: ctx.logDir };
+  return result;
 }

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BuildPlan } from '../config/load.js';
 import type { SeedInput } from '../tools/seed.js';
-import { buildUserData, loadPayloadFiles, templateVars, type GuestFile } from './user-data.js';
+import { buildUserData, builderUserData, loadPayloadFiles, templateVars, type GuestFile } from './user-data.js';
 import { sourceDateEpoch, sourceFacts } from '../supply/source.js';
 
 /**
@@ -17,11 +17,15 @@ export async function payloadFiles(plan: Readonly<BuildPlan>, startedAt: Date): 
   return loadPayloadFiles(plan.payload, templateVars(plan, buildDate));
 }
 
-export function buildSeed(plan: Readonly<BuildPlan>, startedAt: Date): (publicKey: string) => Promise<SeedInput> {
+/** The build VM's hostname (cloud-init's local-hostname), part of a snapshot's key too. */
+export const buildHostname = (plan: Pick<BuildPlan, 'variantName'>): string => `vexfs-${plan.variantName}`;
+
+/** snapshotable: the seed of a VM that may be saved as a snapshot, without the payload (builderUserData). */
+export function buildSeed(plan: Readonly<BuildPlan>, startedAt: Date, snapshotable = false): (publicKey: string) => Promise<SeedInput> {
   return async (publicKey) => {
     return {
-      userData: buildUserData(plan, publicKey, await payloadFiles(plan, startedAt)),
-      metaData: { 'instance-id': `vexfs-build-${randomUUID()}`, 'local-hostname': `vexfs-${plan.variantName}` },
+      userData: snapshotable ? builderUserData(plan, publicKey) : buildUserData(plan, publicKey, await payloadFiles(plan, startedAt)),
+      metaData: { 'instance-id': `vexfs-build-${randomUUID()}`, 'local-hostname': buildHostname(plan) },
     };
   };
 }

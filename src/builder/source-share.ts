@@ -25,6 +25,8 @@ export function sourceDiskSizeBytes(treeSize: number): number {
 export const sourceShareStep: Step<BuildContext> = {
   name: 'source-share',
   title: 'Read-only source share',
+  // A snapshotable VM gets the source as a tar stream instead (build-in-vm, builder/warm-start.ts).
+  skip: (ctx) => (ctx.warm ? 'the source goes in over SSH' : undefined),
   async run(ctx, rt) {
     const size = sourceDiskSizeBytes(await treeBytes(ctx.plan.sourceDir));
     const disk = join(ctx.vmDir, 'source.ext4');

@@ -110,6 +110,16 @@ export function buildUserData(plan: Pick<BuildPlan, 'basePackages' | 'variant' |
       { path: BUILD_DPKG_UNSAFE_IO, content: 'force-unsafe-io\n', permissions: '0644', owner: 'root:root' },
     ],
     // The payload's files (its log file among them) are write_files above; its units get enabled.
-    runcmd: [['systemctl', 'daemon-reload'], ...services.map((u) => ['systemctl', 'enable', u])],
+    // A snapshot's seed (builderUserData) has neither: they are written after the resume.
+    ...(files.length || services.length ? { runcmd: [['systemctl', 'daemon-reload'], ...services.map((u) => ['systemctl', 'enable', u])] } : {}),
   };
+}
+
+/**
+ * The build VM's user-data without the payload (no files, no units to enable): what a VM saved as
+ * a snapshot is booted with (builder/warm-start.ts), since every build resumed from it has its own
+ * payload, written over SSH by guest/build/write-files.sh.
+ */
+export function builderUserData(plan: Pick<BuildPlan, 'basePackages' | 'variant' | 'preinstall'>, publicKey: string): Record<string, unknown> {
+  return buildUserData({ ...plan, payload: { services: [] } }, publicKey, []);
 }

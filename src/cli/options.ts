@@ -27,7 +27,8 @@ export function addBuildVmOptions(cmd: Command, help: { buildDir: string; timeou
     .option('--config <file>', 'config file (default: <source>/vexfs-image.yaml)')
     .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)')
     .option('--format <formats>', 'image formats besides qcow2, comma-separated or repeated: raw, vhd (Azure, fixed), vmdk (streamOptimized), gce (disk.raw in a .tar.gz)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
-    .option('--no-preinstall', 'install the packages with apt inside the build VM, as with a downloaded cloud image, instead of baking them into a Debian base built here');
+    .option('--no-preinstall', 'install the packages with apt inside the build VM, as with a downloaded cloud image, instead of baking them into a Debian base built here')
+    .option('--no-snapshot', 'boot the build VM cold instead of resuming the cached snapshot of the booted base (saved by the first build of a base and machine; ~45 s less per build)');
 }
 
 /** What addBuildVmOptions parses (commander's --no-cleanup gives cleanup: boolean). */
@@ -43,10 +44,11 @@ export interface BuildVmCliOptions {
   config?: string;
   cacheDir?: string;
   preinstall: boolean;
+  snapshot?: boolean;
   format?: string[];
 }
 
-export function buildVmFlags(o: BuildVmCliOptions): Pick<BuildFlags, 'source' | 'base' | 'buildDir' | 'timeout' | 'memory' | 'cpus' | 'diskSize' | 'config' | 'cacheDir' | 'noCleanup' | 'preinstall' | 'formats'> {
+export function buildVmFlags(o: BuildVmCliOptions): Pick<BuildFlags, 'source' | 'base' | 'buildDir' | 'timeout' | 'memory' | 'cpus' | 'diskSize' | 'config' | 'cacheDir' | 'noCleanup' | 'preinstall' | 'formats' | 'snapshot'> {
   return {
     source: o.source,
     base: o.base,
@@ -61,5 +63,6 @@ export function buildVmFlags(o: BuildVmCliOptions): Pick<BuildFlags, 'source' | 
     // Only an explicit --no-preinstall overrides the config file.
     preinstall: o.preinstall ? undefined : false,
     ...(o.format ? { formats: o.format } : {}),
+    ...(o.snapshot === false ? { snapshot: false } : {}),
   };
 }

@@ -211,6 +211,8 @@ export interface BuildPlan {
   force: boolean;
   /** Start from the cached image of the last build with the same inputs but the source (builder/incremental/); false: always a full build. */
   incremental: boolean;
+  /** Resume a cached snapshot of the booted build VM instead of booting it (builder/warm-start.ts); false: boot cold. */
+  snapshot: boolean;
   /** What finalise writes: qcow2 always, first (builder/formats.ts). */
   formats: readonly ImageFormat[];
   /** The config file read, if any (an input of the build: builder/inputs.ts). */
@@ -223,6 +225,7 @@ export interface BuildFlags extends ConfigFlags {
   noCleanup?: boolean;
   force?: boolean;
   incremental?: boolean;
+  snapshot?: boolean;
 }
 
 function pick<T>(...values: Array<T | undefined>): T {
@@ -303,6 +306,7 @@ export function resolveBuildPlan(flags: BuildFlags, env: NodeJS.ProcessEnv = pro
     noCleanup: flags.noCleanup ?? false,
     force: flags.force ?? false,
     incremental: flags.incremental ?? true,
+    snapshot: flags.snapshot ?? true,
     formats,
     configPath: cfg.configPath,
     ...(signing ? { signing: Object.freeze(signing) } : {}),

@@ -1,9 +1,11 @@
 // QEMU: a pure command-line builder (unit-tested) and a VM handle that owns one QEMU process:
 // serial console to a file, QMP socket for ACPI powerdown, SSH forwarded from 127.0.0.1 only.
 import { readFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { spawnProcess, type SpawnedProcess } from './exec.js';
 import { which } from './host-tools.js';
 import { QmpClient } from './qmp.js';
+import { shellQuote } from './ssh.js';
 import { VexfsImageError } from '../errors.js';
 import { archSpec, type Arch } from '../arch.js';
 
@@ -87,6 +89,14 @@ export interface VmSpec {
   kernel?: string;
   initrd?: string;
   append?: string;
+  /**
+   * A VM-generation ID device: a restored snapshot's guest kernel sees a new ID and reseeds its
+   * random number generator (Linux's vmgenid driver), so no two restores share a CRNG state.
+   * Part of the machine: a snapshot is restored only into a VM with the same devices.
+   */
+  vmgenid?: boolean;
+  /** Start from this saved machine state (a migration stream written by Vm.saveState) instead of powering on. */
+  incoming?: string;
 }
 
 /**
@@ -150,6 +160,7 @@ export function qemuArgs(spec: VmSpec): string[] {
   if (spec.pidFile) a.push('-pidfile', spec.pidFile);
   // Entropy for sshd key generation and cloud-init on first boot.
   a.push('-device', 'virtio-rng-pci');
+  if (spec.vmgenid) a.push('-device', 'vmgenid,guid=auto');
   // -drive if=none + -device virtio-blk-pci: the only form that takes a serial number.
   const drives: DriveSpec[] = [...spec.drives];
   if (spec.seedIso) drives.push({ file: spec.seedIso, format: 'raw', readOnly: true });
@@ -176,6 +187,8 @@ export function qemuArgs(spec: VmSpec): string[] {
   if (spec.kernel) a.push('-kernel', spec.kernel);
   if (spec.initrd) a.push('-initrd', spec.initrd);
   if (spec.append) a.push('-append', spec.append);
+  // QEMU runs exec: URIs with /bin/sh -c, hence the quoting; QEMU 7.2 has no file: URI.
+  if (spec.incoming) a.push('-incoming', `exec:cat ${shellQuote(spec.incoming)}`);
   return a;
 }
 
@@ -327,6 +340,52 @@ export class Vm {
     this.qmp?.close();
     await this.proc.stop(5000);
     return clean;
+  }
+
+  /**
+   * Saves the machine's state to file (a migration stream) with the guest paused, so that a disk
+   * copied before resume() matches it. QMP `stop` first makes QEMU drain and flush its block
+   * devices (qcow2 metadata included), then `migrate` writes RAM and device state.
+   */
+  async saveState(file: string, timeoutMs: number): Promise<void> {
+    const qmp = this.requireQmp();
+    await qmp.execute('stop');
+    await qmp.execute('migrate', { uri: `exec:cat > ${shellQuote(file)}` });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
+      if (r.status === 'completed') return;
+      if (r.status === 'failed' || r.status === 'cancelled') throw new VexfsImageError('E_VM_SNAPSHOT', `saving the VM's state failed: ${r['error-desc'] ?? r.status}`);
+      if (Date.now() > deadline) throw new VexfsImageError('E_VM_SNAPSHOT', `saving the VM's state took over ${Math.round(timeoutMs / 1000)} s`);
+      await delay(100);
+    }
+  }
+
+  /** Lets the guest run again (after saveState, or once an incoming state is loaded). */
+  async resume(): Promise<void> {
+    await this.requireQmp().execute('cont');
+  }
+
+  /**
+   * Waits until QEMU has loaded the incoming state (status "paused" after "inmigrate"), then
+   * resumes the guest. A state QEMU cannot load makes it exit: VmExitedError with its log.
+   */
+  async resumeIncoming(timeoutMs: number): Promise<void> {
+    const qmp = this.requireQmp();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.proc.isRunning()) throw new VmExitedError(`QEMU could not load the saved state: ${await this.logTail(10)}`, this.logFile ? `see ${this.logFile}` : undefined, 'restore failed');
+      const r = (await qmp.execute('query-status').catch(() => ({}))) as { status?: string };
+      if (r.status === 'paused' || r.status === 'postmigrate' || r.status === 'running') break;
+      if (Date.now() > deadline) throw new VmExitedError(`QEMU did not load the saved state within ${Math.round(timeoutMs / 1000)} s`, undefined, 'restore failed');
+      await delay(100);
+    }
+    await qmp.execute('cont');
+  }
+
+  private requireQmp(): QmpClient {
+    if (!this.qmp) throw new VexfsImageError('E_VM_SPEC', 'no QMP connection to this VM');
+    return this.qmp;
   }
 
   /** Immediate stop (cleanup paths): SIGTERM then SIGKILL. */

@@ -8,7 +8,7 @@ import { TimeoutError } from '../errors.js';
 import type { SpawnedProcess } from '../tools/exec.js';
 import type { DriveSpec, VirtfsShare, Vm, VmProfile } from '../tools/qemu.js';
 import type { SeedInput } from '../tools/seed.js';
-import type { SshTarget } from '../tools/ssh.js';
+import type { SshKey, SshTarget } from '../tools/ssh.js';
 import { makeOwnedTempDir, removeOrphans } from '../tools/owned-dir.js';
 
 const SOCKET_DIR_PREFIX = 'vxs-';
@@ -57,6 +57,23 @@ export interface VmSessionOptions {
    * build's install VM (builder/incremental/), whose guests report over the serial console.
    */
   directKernel?: { kernel: string; initrd: string; append: string };
+  /**
+   * A machine whose state can be saved and restored (src/vm/snapshot.ts): a VM-generation ID
+   * device, so a restored guest reseeds its RNG. Saver and restorer must have the same devices.
+   */
+  snapshotable?: boolean;
+}
+
+/**
+ * A saved, booted, cloud-init-finished VM to resume instead of powering on (src/vm/snapshot.ts):
+ * its machine state, the seed and key it was booted with, the instance-id cloud-init finished.
+ * The session's overlay is backed by the snapshot's disk.
+ */
+export interface RestorePoint {
+  state: string;
+  seedIso: string;
+  key: SshKey;
+  instanceId: string;
 }
 
 export interface VmSession {
@@ -69,6 +86,8 @@ export interface VmSession {
   /** More drives after the overlay (the build's read-only source disk). */
   extraDrives: DriveSpec[];
   virtfs: VirtfsShare[];
+  /** Resume this saved VM instead of booting (set before the access-seed step). */
+  restoreFrom?: RestorePoint;
   instanceId?: string;
   seedIso?: string;
   ssh?: SshTarget;

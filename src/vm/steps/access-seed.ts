@@ -11,6 +11,16 @@ export const accessSeedStep: Step<HasSession> = {
   name: 'access-seed',
   title: 'cloud-init seed and ephemeral key',
   async run({ session: s }, rt) {
+    const restore = s.restoreFrom;
+    if (restore) {
+      // A restored VM is already past cloud-init: its seed and key are the snapshot's (kept with
+      // it in the cache, 0600), and what it finished is that instance-id.
+      s.instanceId = restore.instanceId;
+      s.seedIso = restore.seedIso;
+      s.ssh = { host: LOOPBACK, port: 0, user: s.opts.user, key: restore.key };
+      rt.info(`seed and key of the snapshot (instance ${restore.instanceId})`);
+      return;
+    }
     const key = await generateKey(s.opts.dir, { signal: rt.signal });
     const seed = await s.opts.seed(key.publicKey);
     s.instanceId = seed.metaData['instance-id'];

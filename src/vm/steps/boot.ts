@@ -57,11 +57,17 @@ export const bootStep: Step<HasSession> = {
         qmpSocket: join(sockDir, 'qmp.sock'),
         ...(s.virtfs.length ? { virtfs: s.virtfs } : {}),
         ...(uefiVars ? { uefiVars } : {}),
+        ...(s.opts.snapshotable ? { vmgenid: true } : {}),
+        ...(s.restoreFrom ? { incoming: s.restoreFrom.state } : {}),
       },
       // Without the signal an interrupt does not SIGTERM QEMU: the caller powers it off (run).
       { ...(s.opts.killOnAbort ? { signal: rt.signal } : {}), logFile: s.opts.qemuLog ?? rt.logFile },
     );
     s.ssh = { ...s.ssh, port };
+    if (s.restoreFrom) {
+      await s.vm.resumeIncoming(Math.min(120_000, s.opts.bootTimeoutMs));
+      rt.info(`resumed from ${s.restoreFrom.state} in ${((Date.now() - s.poweredOnAt) / 1000).toFixed(1)} s`);
+    }
     rt.info(`QEMU pid ${s.vm.proc.pid} (${describeProfile(s.opts.profile)}), SSH forwarded from 127.0.0.1:${port}, serial ${serialLogOf(s)}`);
   },
   async cleanup({ session: s }) {
