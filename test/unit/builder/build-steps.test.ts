@@ -54,9 +54,9 @@ test('the builder is the spec five stages in order, every VM-owning step has a c
   const steps = buildSteps({});
   assert.deepEqual(
     steps.map((s) => s.name),
-    ['environment', 'base-image', 'overlay', 'access-seed', 'source-share', 'boot', 'wait-ssh', 'wait-cloud-init', 'build-in-vm', 'sign-modules', 'sbom-licences', 'variant', 'sbom-packages', 'golden-cleanup', 'power-off', 'finalise'],
+    ['environment', 'base-image', 'warm-start', 'overlay', 'access-seed', 'source-share', 'boot', 'wait-ssh', 'wait-cloud-init', 'save-snapshot', 'payload-files', 'build-in-vm', 'sign-modules', 'sbom-licences', 'variant', 'sbom-packages', 'golden-cleanup', 'power-off', 'finalise'],
   );
-  for (const name of ['environment', 'boot', 'finalise']) assert.ok(steps.find((s) => s.name === name)!.cleanup, `${name} has no cleanup`);
+  for (const name of ['environment', 'warm-start', 'boot', 'finalise']) assert.ok(steps.find((s) => s.name === name)!.cleanup, `${name} has no cleanup`);
 });
 
 test('one build of a variant at a time: a second environment step is refused while the first holds the VM directory', async () => {
