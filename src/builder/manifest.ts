@@ -40,6 +40,8 @@ export interface ImageManifest {
   inputs: InputsRecord | null;
   /** Present when the build was incremental: the image it started from (builder/incremental/). */
   incremental?: { from_image_sha256: string };
+  /** How the build VM started: resumed from a snapshot of the booted base (builder/warm-start.ts), or booted; absent for incremental builds. */
+  build_vm?: { start: 'resumed' | 'booted'; snapshot_key?: string };
 }
 
 export interface ManifestFiles {
@@ -78,6 +80,7 @@ export function buildManifest(ctx: BuildContext, files: ManifestFiles, stageTime
     clean_shutdown: ctx.session.cleanShutdown ?? null,
     inputs: ctx.inputParts && ctx.base ? inputsRecord(ctx.inputParts, ctx.base.digest.replace(/^sha256:/, '')) : null,
     ...(ctx.incrementalFrom ? { incremental: { from_image_sha256: ctx.incrementalFrom.imageSha256 } } : {}),
+    ...(ctx.incrementalFrom ? {} : { build_vm: ctx.warm?.mode === 'restore' ? { start: 'resumed' as const, snapshot_key: ctx.warm.key } : { start: 'booted' as const } }),
   };
 }
 

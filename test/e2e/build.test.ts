@@ -10,6 +10,8 @@ import { ensureBuiltImage } from '../helpers/built-image.js';
 import { tempDir } from '../helpers/fs.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { checkSupplyFiles } from '../helpers/supply-check.js';
+import { diffImages, diffText } from '../../src/supply/diff.js';
+import { EXPECTED_DIFFERENCES } from '../helpers/repro.js';
 
 const BIN = join(PACKAGE_ROOT, 'bin', 'vexfs-image');
 
@@ -56,9 +58,13 @@ test('build --variant minimal produces a verified image, checksums and a complet
   assert.equal(m.files.image.sha256, readFileSync(join(built.dir, `${n}.qcow2.sha256`), 'utf8').split(' ')[0]);
   assert.ok(m.files.image.size > 0 && m.files.compressed.size > 0 && m.files.compressed.size < m.files.image.size);
   assert.ok(m.files.image.virtual_size >= 10 * 2 ** 30, 'disk not grown to 10G');
-  for (const s of ['environment', 'base-image', 'overlay', 'access-seed', 'source-share', 'boot', 'wait-ssh', 'wait-cloud-init', 'build-in-vm', 'sbom-licences', 'variant', 'golden-cleanup', 'sbom-packages', 'power-off', 'finalise']) {
+  // A snapshotable build VM (the default) gets the source and the payload's files over SSH; a
+  // cold one through the source share and cloud-init.
+  const vmStages = m.source.transport === 'ssh' ? ['warm-start', 'payload-files'] : ['source-share'];
+  for (const s of ['environment', 'base-image', 'overlay', 'access-seed', ...vmStages, 'boot', 'wait-ssh', 'wait-cloud-init', 'build-in-vm', 'sbom-licences', 'variant', 'golden-cleanup', 'sbom-packages', 'power-off', 'finalise']) {
     assert.equal(typeof m.stage_times_ms[s], 'number', `no time for stage ${s}`);
   }
+  assert.match(m.build_vm.start, /^(resumed|booted)$/);
   assert.match(m.tool.version, /^\d+\.\d+\.\d+/);
   assert.ok('commit' in m.source);
   assert.equal(m.clean_shutdown, true);
@@ -100,6 +106,43 @@ test('an unchanged rebuild of the test image is a no-op: "up to date", exit 0, n
   assert.match(changed.stderr, /already exists and is not up to date: its inputs changed: payload \(pass --force/);
   assert.match(changed.stderr, /--force/);
   assert.deepEqual(snapshot(), before);
+});
+
+test('warm start: a build resumes the snapshot of the booted build VM; its image is a cold build\'s but for what two builds differ in, and validates', { timeout: 1_800_000 }, async (t) => {
+  // The shared image's build (cold, or itself resumed) left the snapshot of this base and machine.
+  await ensureBuiltImage('minimal');
+  const dir = tempDir('vexfs-warm-');
+  const version = '0.9.4-warm';
+  const build = (out: string, extra: string[] = []): { status: number | null; stderr: string; ms: number; m: Record<string, any> } => {
+    const t0 = Date.now();
+    const r = cli(['build', '--variant', 'minimal', '--version', version, '--output-dir', join(dir, out), '--build-dir', join(dir, `build-${out}`), '--no-incremental', ...extra], PACKAGE_ROOT);
+    const ms = Date.now() - t0;
+    assert.equal(r.status, 0, r.stderr.slice(-3000));
+    return { ...r, ms, m: JSON.parse(readFileSync(join(dir, out, `vexfs-minimal-${version}.json`), 'utf8')) };
+  };
+  const warm = build('warm');
+  assert.match(warm.stderr, /resuming the snapshot of /);
+  assert.match(warm.stderr, /clock set and entropy added after the restore/);
+  assert.equal(warm.m.build_vm.start, 'resumed');
+  assert.match(warm.m.build_vm.snapshot_key, /^[0-9a-f]{64}$/);
+  assert.equal(warm.m.source.transport, 'ssh');
+  assert.equal(warm.m.clean_shutdown, true);
+  const cold = build('cold', ['--no-snapshot']);
+  assert.equal(cold.m.build_vm.start, 'booted');
+  assert.notEqual(cold.m.source.transport, 'ssh');
+  const st = (m: Record<string, any>): string => ['wait-ssh', 'wait-cloud-init', 'build-in-vm', 'variant'].map((s) => `${s} ${(m.stage_times_ms[s] / 1000).toFixed(1)}`).join(', ');
+  t.diagnostic(`resumed: ${(warm.ms / 1000).toFixed(1)} s (${st(warm.m)}); booted cold: ${(cold.ms / 1000).toFixed(1)} s (${st(cold.m)})`);
+  assert.equal(warm.m.module.sha256, cold.m.module.sha256, 'the same module, byte for byte');
+  assert.equal(warm.m.vexctl.sha256, cold.m.vexctl.sha256);
+  const img = (out: string): string => join(dir, out, `vexfs-minimal-${version}.qcow2`);
+  const d = await diffImages(img('cold'), img('warm'), { tmpDir: tempDir('vexfs-warm-diff-') });
+  t.diagnostic(diffText(d));
+  assert.deepEqual(d.packages, []);
+  const unexpected = d.files.filter((f) => !EXPECTED_DIFFERENCES.some(([re]) => re.test(f.path)));
+  assert.deepEqual(unexpected.map((f) => `${f.changes.join(',')} ${f.path}`), [], 'the resumed build\'s image is the cold one\'s but for what two builds differ in');
+  const v = cli(['validate', img('warm'), '--report-dir', join(dir, 'report')], PACKAGE_ROOT);
+  assert.equal(v.status, 0, v.stderr.slice(-3000));
+  assert.deepEqual(qemuProcesses(`vexfs-build-vexfs-minimal-${version}`), []);
 });
 
 test('bad input: exit 2 with one line, nothing written', () => {

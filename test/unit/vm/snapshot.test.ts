@@ -18,7 +18,7 @@ import { resolveBuildPlan } from '../../../src/config/load.js';
 
 /** A session whose "VM" writes a state file and records pause/resume (no QEMU). */
 function fakeRunningSession(dir: string, base: string, events: string[], failSave = false): VmSession {
-  const s = newSession({ name: 't', profile: profileFor('tcg', 2048, 2), dir, user: 'vexfs', seed: () => ({ userData: {}, metaData: { 'instance-id': 'i' } }), bootTimeoutMs: 1000, timeoutHint: '', network: 'full', cloudInitErrors: 'fail', powerOff: 'kill', killOnAbort: true });
+  const s = newSession({ name: 't', profile: profileFor('tcg', 2048, 2), dir, user: 'vexfs', seed: () => ({ userData: {}, metaData: { 'instance-id': 'i', 'local-hostname': 'h' } }), bootTimeoutMs: 1000, timeoutHint: '', network: 'full', cloudInitErrors: 'fail', powerOff: 'kill', killOnAbort: true });
   const file = (n: string, c: string): string => {
     writeFileSync(join(dir, n), c);
     return join(dir, n);
