@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The fast-loop benchmark, one run, side by side (issue 16): with the base cached,
-//   cold        `build --variant minimal` of a temp copy of examples/vexfs into an empty directory
+//   cold        `build --variant minimal --no-incremental` of a temp copy of examples/vexfs into
+//               empty directories, A/B/A: the build VM resumed from its snapshot (the default),
+//               booted (--no-snapshot), resumed (into the directory the next rows use)
 //   unchanged   the same build again (a no-op: "up to date")
 //   one-line    a comment in vexfs.c edited, then `build --force`: incremental (builder/incremental/:
 //               the cached image of the cold build, the payload compiled on the host, installed by
@@ -46,15 +48,27 @@ function editSource() {
 }
 
 const build = (extra = []) => ['build', '--variant', 'minimal', '--version', version, '--source', src, '--output-dir', out, '--build-dir', join(work, 'build'), ...extra];
-const stages = () => {
-  const m = JSON.parse(readFileSync(join(out, `vexfs-minimal-${version}.json`), 'utf8'));
+const stages = (dir = out) => {
+  const m = JSON.parse(readFileSync(join(dir, `vexfs-minimal-${version}.json`), 'utf8'));
   return Object.fromEntries(Object.entries(m.stage_times_ms).map(([k, v]) => [k, +(v / 1000).toFixed(1)]));
 };
 
 const rows = [];
 const load = loadavg()[0];
-const cold = timed('cold build', bin, build());
-rows.push({ what: 'cold build (base cached)', s: cold.s, ok: cold.status === 0, stages: cold.status === 0 ? stages() : undefined });
+// Cold builds (nothing of this source cached), A/B/A: the build VM resumed from the snapshot of
+// the booted base (the default once one build of this base and machine saved it), then booted
+// (--no-snapshot), then resumed again. Each into its own output directory, so none is "up to date".
+const vmStart = (dir) => JSON.parse(readFileSync(join(dir, `vexfs-minimal-${version}.json`), 'utf8')).build_vm?.start;
+for (const [i, [label, extra, want]] of [
+  ['cold build (base cached), build VM resumed from its snapshot', [], 'resumed'],
+  ['cold build (base cached), build VM booted (--no-snapshot)', ['--no-snapshot'], 'booted'],
+  ['cold build (base cached), build VM resumed again', [], 'resumed'],
+].entries()) {
+  // The last one into the bench's output directory: the rows below start from its image.
+  const dir = i === 2 ? out : join(work, `cold-${i}`);
+  const r = timed(label, bin, [...build(['--no-incremental', ...extra]).map((a) => (a === out ? dir : a))]);
+  rows.push({ what: label, s: r.s, ok: r.status === 0 && vmStart(dir) === want, stages: r.status === 0 ? stages(dir) : undefined });
+}
 const same = timed('unchanged', bin, build());
 rows.push({ what: 'unchanged rebuild', s: same.s, ok: same.status === 0 && /^up to date: /m.test(same.stderr) });
 const incremental = () => JSON.parse(readFileSync(join(out, `vexfs-minimal-${version}.json`), 'utf8')).incremental !== undefined;

@@ -1,9 +1,9 @@
 #!/bin/bash
 # Golden-image cleanup before shutdown (runs as root): leaves the image like a fresh cloud
 # image, so that every VM made from it gets its own identity on first boot.
-# Usage: golden-cleanup.sh BUILD_USER
+# Usage: golden-cleanup.sh BUILD_USER [SOURCE_MOUNT]
 set -euo pipefail
-user="$1"
+user="$1" source_mount="${2:-}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get clean
 # Build-time dpkg speed-up (see src/stages/build/user-data.ts): not for the finished image.
@@ -30,6 +30,11 @@ find /var/log/journal -mindepth 1 -delete 2>/dev/null || true
 find /var/log -type f ! -name vexfs.log -delete
 : > /var/log/vexfs.log
 rm -rf /tmp/* /var/tmp/* /root/.bash_history /root/.cache
+# The read-only source share's mount point (mount-source.sh): the build's, not the product's.
+if [ -n "$source_mount" ] && [ -d "$source_mount" ]; then
+  umount "$source_mount" 2>/dev/null || true
+  rmdir "$source_mount" || echo "golden-cleanup: $source_mount stays (not empty or still mounted)" >&2
+fi
 # The build user's ephemeral key and the account itself go last (we are logged in as it).
 rm -rf "/home/$user/.ssh" "/home/$user/.bash_history" "/home/$user/.cache"
 passwd -l "$user" >/dev/null 2>&1 || true

@@ -5,7 +5,7 @@
 // written, under the key's exclusive lock: an interrupted extraction leaves nothing that is used,
 // and a second test waiting on the lock finds the first one's entry.
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireLock } from '../base/lock.js';
 import { removeTree } from '../base/safe-remove.js';
@@ -54,6 +54,9 @@ export async function cachedRoot(cacheDir: string, sha256: string): Promise<Kern
     // A damaged entry (a kernel or the headers gone) is rebuilt, never used.
     await stat(kernel);
     await stat(join(dir, 'usr', 'lib', 'modules', meta.kernelRelease, 'build', 'Makefile'));
+    // When it was last used, for `cache prune --older-than` (base/derived-cache.ts).
+    const now = new Date();
+    await utimes(join(entry, 'root.json'), now, now).catch(() => undefined);
     return { dir, kernelRelease: meta.kernelRelease, kernel, sha256 };
   } catch {
     return undefined;

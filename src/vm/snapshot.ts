@@ -13,7 +13,7 @@
 // into a staging directory and renames it into place, so an interrupted save leaves the entry it
 // found. Locks and staging follow builder/incremental/store.ts.
 import { randomUUID } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireLock, type Lock } from '../base/lock.js';
 import { removeTree } from '../base/safe-remove.js';
@@ -70,6 +70,9 @@ export async function openSnapshot(cacheDir: string, key: string, opts: { signal
     if (!want || !st || st.size !== want.size) return fail(`the snapshot's ${f} is missing or not the size recorded`);
     if ((await sha256File(join(dir, f))) !== want.sha256) return fail(`the snapshot's ${f} is not the one recorded (its sha256 differs)`);
   }
+  // When it was last used, for `cache prune --older-than` (base/derived-cache.ts).
+  const now = new Date();
+  await utimes(join(dir, 'entry.json'), now, now).catch(() => undefined);
   const key0 = join(dir, 'id_ed25519');
   const restore: RestorePoint = {
     state: join(dir, 'state'),

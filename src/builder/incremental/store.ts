@@ -12,7 +12,7 @@
 // exclusive lock (taken without waiting: a busy entry is left for the next build), in a staging
 // directory renamed into place, so an interrupted build leaves the entry it found.
 import { randomUUID } from 'node:crypto';
-import { copyFile, link, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireLock, type Lock } from '../../base/lock.js';
 import { removeTree } from '../../base/safe-remove.js';
@@ -74,6 +74,9 @@ export async function openEntry(cacheDir: string, key: string, opts: { signal?: 
   const st = await stat(image).catch(() => undefined);
   if (!st || st.size !== entry.image.size) return fail('the cached image is missing or not the size recorded');
   if ((await sha256File(image)) !== entry.image.sha256) return fail('the cached image is not the one recorded (its sha256 differs)');
+  // When it was last used, for `cache prune --older-than` (base/derived-cache.ts).
+  const now = new Date();
+  await utimes(join(dir, 'entry.json'), now, now).catch(() => undefined);
   return { entry, image, lock };
 }
 

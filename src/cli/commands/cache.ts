@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { BaseCache } from '../../base/cache.js';
+import { listDerived, pruneDerived } from '../../base/derived-cache.js';
 import { checkDirArg } from '../../config/dir-arg.js';
 import { defaultCacheDir } from '../../paths.js';
 import { formatBytes } from '../../ui/format.js';
@@ -18,7 +19,7 @@ export function parseAge(value: string): number {
 export function register(program: Command, ctx: CliContext): void {
   const cache = program
     .command('cache')
-    .description('list or prune cached base images')
+    .description('list or prune cached base images, and what builds derived from them (snapshots, incremental images, kernel roots)')
     .addHelpText(
       'after',
       `
@@ -35,7 +36,17 @@ Examples:
     .description('list cached base images')
     .option('--cache-dir <dir>', 'cache directory (default: $XDG_CACHE_HOME/vexfs-image)')
     .option('--json', 'print the entries as JSON')
-    .action(async (opts: { cacheDir?: string; json?: boolean }) => {
+    .option('--derived', 'list what builds derived from the bases instead: build VM snapshots, incremental-build images and trees, kernel roots')
+    .action(async (opts: { cacheDir?: string; json?: boolean; derived?: boolean }) => {
+      if (opts.derived) {
+        const derived = await listDerived(dirOf(opts));
+        if (opts.json) ctx.stdout.write(`${JSON.stringify(derived.map((d) => ({ ...d, lastUsed: d.lastUsed.toISOString() })), null, 2)}\n`);
+        else {
+          for (const d of derived) ctx.stdout.write(`${d.family}/${d.name}  ${formatBytes(d.bytes)}  last used ${d.lastUsed.toISOString().slice(0, 16).replace('T', ' ')}  ${d.what}\n`);
+          ctx.stdout.write(`${derived.length} derived entries, ${formatBytes(derived.reduce((n, d) => n + d.bytes, 0))} in ${dirOf(opts)}\n`);
+        }
+        return;
+      }
       const entries = await new BaseCache(dirOf(opts)).list();
       if (opts.json) {
         const out = entries.map((e) => ({
@@ -62,6 +73,8 @@ Examples:
         ctx.stdout.write(`${e.key}  ${formatBytes(e.bytes)}  last used ${e.lastUsed.toISOString().slice(0, 16).replace('T', ' ')}  ${what}${e.problem ? `  (${e.problem})` : ''}\n`);
       }
       ctx.stdout.write(`${entries.length} entries, ${formatBytes(entries.reduce((n, e) => n + e.bytes, 0))} in ${dirOf(opts)}\n`);
+      const derived = await listDerived(dirOf(opts));
+      if (derived.length) ctx.stdout.write(`and ${derived.length} derived entries (snapshots, incremental images, kernel roots), ${formatBytes(derived.reduce((n, d) => n + d.bytes, 0))}: cache list --derived\n`);
     });
 
   cache
@@ -73,7 +86,10 @@ Examples:
     .option('--verify', 'hash every image and remove those that no longer match their digest')
     .option('--dry-run', 'only print what would be removed')
     .action(async (opts: { cacheDir?: string; all?: boolean; olderThan?: number; verify?: boolean; dryRun?: boolean }) => {
-      const r = await new BaseCache(dirOf(opts)).prune({ all: opts.all, olderThanMs: opts.olderThan, verify: opts.verify, dryRun: opts.dryRun });
+      const base = await new BaseCache(dirOf(opts)).prune({ all: opts.all, olderThanMs: opts.olderThan, verify: opts.verify, dryRun: opts.dryRun });
+      // Derived entries by the same age rule (each store verifies its own before use).
+      const derived = await pruneDerived(dirOf(opts), { all: opts.all, olderThanMs: opts.olderThan, dryRun: opts.dryRun });
+      const r = { removed: [...base.removed, ...derived.removed], skipped: [...base.skipped, ...derived.skipped], freedBytes: base.freedBytes + derived.freedBytes };
       const verb = opts.dryRun ? 'would remove' : 'removed';
       for (const x of r.removed) ctx.stdout.write(`${verb} ${x.key} (${formatBytes(x.bytes)}): ${x.reason}\n`);
       for (const x of r.skipped) ctx.stderr.write(`kept ${x.key}: ${x.reason}\n`);
