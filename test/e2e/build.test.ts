@@ -108,12 +108,14 @@ test('an unchanged rebuild of the test image is a no-op: "up to date", exit 0, n
   assert.deepEqual(snapshot(), before);
 });
 
+type Manifest = { build_vm: { start: string; snapshot_key?: string }; source: { transport: string }; clean_shutdown: boolean; module: { sha256: string }; vexctl: { sha256: string }; stage_times_ms: Record<string, number> };
+
 test('warm start: a build resumes the snapshot of the booted build VM; its image is a cold build\'s but for what two builds differ in, and validates', { timeout: 1_800_000 }, async (t) => {
   // The shared image's build (cold, or itself resumed) left the snapshot of this base and machine.
   await ensureBuiltImage('minimal');
   const dir = tempDir('vexfs-warm-');
   const version = '0.9.4-warm';
-  const build = (out: string, extra: string[] = []): { status: number | null; stderr: string; ms: number; m: Record<string, any> } => {
+  const build = (out: string, extra: string[] = []): { status: number | null; stderr: string; ms: number; m: Manifest } => {
     const t0 = Date.now();
     const r = cli(['build', '--variant', 'minimal', '--version', version, '--output-dir', join(dir, out), '--build-dir', join(dir, `build-${out}`), '--no-incremental', ...extra], PACKAGE_ROOT);
     const ms = Date.now() - t0;
@@ -124,13 +126,13 @@ test('warm start: a build resumes the snapshot of the booted build VM; its image
   assert.match(warm.stderr, /resuming the snapshot of /);
   assert.match(warm.stderr, /clock set and entropy added after the restore/);
   assert.equal(warm.m.build_vm.start, 'resumed');
-  assert.match(warm.m.build_vm.snapshot_key, /^[0-9a-f]{64}$/);
+  assert.match(warm.m.build_vm.snapshot_key ?? "", /^[0-9a-f]{64}$/);
   assert.equal(warm.m.source.transport, 'ssh');
   assert.equal(warm.m.clean_shutdown, true);
   const cold = build('cold', ['--no-snapshot']);
   assert.equal(cold.m.build_vm.start, 'booted');
   assert.notEqual(cold.m.source.transport, 'ssh');
-  const st = (m: Record<string, any>): string => ['wait-ssh', 'wait-cloud-init', 'build-in-vm', 'variant'].map((s) => `${s} ${(m.stage_times_ms[s] / 1000).toFixed(1)}`).join(', ');
+  const st = (m: Manifest): string => ['wait-ssh', 'wait-cloud-init', 'build-in-vm', 'variant'].map((s) => `${s} ${((m.stage_times_ms[s] ?? 0) / 1000).toFixed(1)}`).join(', ');
   t.diagnostic(`resumed: ${(warm.ms / 1000).toFixed(1)} s (${st(warm.m)}); booted cold: ${(cold.ms / 1000).toFixed(1)} s (${st(cold.m)})`);
   assert.equal(warm.m.module.sha256, cold.m.module.sha256, 'the same module, byte for byte');
   assert.equal(warm.m.vexctl.sha256, cold.m.vexctl.sha256);

@@ -4,7 +4,7 @@
 // test/e2e/build.test.ts.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../../helpers/fs.js';
 import { dropSnapshot, openSnapshot, saveSnapshot, snapshotDir, snapshotKey, SNAPSHOT_FORMAT } from '../../../src/vm/snapshot.js';
