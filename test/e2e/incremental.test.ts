@@ -41,7 +41,7 @@ commit('2026-01-01T00:00:00Z');
 // the host compiles in, and the accelerator probe: nothing is built twice.
 const cache = join(work, 'cache');
 mkdirSync(cache, { recursive: true });
-for (const name of ['bases', 'quick-roots', 'accel-probe.json']) {
+for (const name of ['bases', 'quick-roots', 'snapshots', 'accel-probe.json']) {
   mkdirSync(defaultCacheDir(), { recursive: true });
   const from = join(defaultCacheDir(), name);
   if (name !== 'accel-probe.json') mkdirSync(from, { recursive: true });
