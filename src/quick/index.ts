@@ -24,7 +24,7 @@ import { imageInfo } from '../tools/qemu-img.js';
 import { identifyImage } from '../validate/discover.js';
 import { VmExitedError } from '../tools/qemu.js';
 import { bootStep, newSession, powerOffStep, resolveVmProfile, type VmSession } from '../vm/index.js';
-import { serialLogOf, type HasSession } from '../vm/session.js';
+import { FAST_BOOT_ARGS, serialLogOf, type HasSession } from '../vm/session.js';
 import { compilePayload, type BuiltPayload } from './compile.js';
 import { makeInitramfs } from './initramfs.js';
 import { parseConsole, type ParsedConsole } from './result.js';
@@ -162,7 +162,7 @@ export async function quickTest(o: QuickTestOptions): Promise<QuickTestResult> {
         powerOff: 'kill',
         killOnAbort: true,
         // quiet: warnings are the guest's own kernel-log check; panic=0: hang (seen) rather than reboot.
-        directKernel: { kernel: root.kernel, initrd, append: 'console=ttyS0 quiet panic=0 rdinit=/init' },
+        directKernel: { kernel: root.kernel, initrd, append: `console=ttyS0 quiet panic=0 rdinit=/init ${FAST_BOOT_ARGS}` },
       });
       const ctx: QuickContext = { session };
       try {

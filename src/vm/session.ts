@@ -19,6 +19,14 @@ export interface CloudInitOutcome {
   detail?: string;
 }
 
+/**
+ * Kernel arguments for a throw-away direct-boot VM that runs only our own code: no speculative-
+ * execution mitigations (nothing untrusted runs in it; the VM is the boundary), the emulated TSC
+ * trusted without a watchdog or timer check. A bare TCG boot of the image's kernel to a busybox
+ * /init: 3.10 s against 3.46 s without them (3 interleaved runs each; docs/fast-loop.md).
+ */
+export const FAST_BOOT_ARGS = 'mitigations=off tsc=reliable no_timer_check';
+
 export interface VmSessionOptions {
   /** QEMU's -name, and the prefix of log lines. */
   name: string;

@@ -22,6 +22,7 @@ import { which } from '../../tools/host-tools.js';
 import { bootStep, overlayStep, resolveVmProfile, type VmProfile } from '../../vm/index.js';
 import type { VmSessionOptions } from '../../vm/session.js';
 import { cachedRoot, kernelRoot, type KernelRoot } from '../../quick/root.js';
+import { FAST_BOOT_ARGS } from '../../vm/session.js';
 import type { Artifacts, BuildContext } from '../context.js';
 import { finaliseStep } from '../finalise.js';
 import { reportingNoSpace } from '../no-space.js';
@@ -171,7 +172,7 @@ export async function buildIncrementally(
       powerOff: 'kill',
       killOnAbort: true,
       // loglevel=1: only emergencies between the guest's result lines.
-      directKernel: { kernel: use.root.kernel, initrd: join(vmDir, 'install-initrd.img'), append: 'console=ttyS0 quiet loglevel=1 panic=0 rdinit=/init' },
+      directKernel: { kernel: use.root.kernel, initrd: join(vmDir, 'install-initrd.img'), append: `console=ttyS0 quiet loglevel=1 panic=0 rdinit=/init ${FAST_BOOT_ARGS}` },
     }));
     const { artifacts, timings } = await runBuildSteps(ctx, { steps: (stageTimes) => steps(stageTimes, use), title: `Building ${ctx.imageName} incrementally`, parts, tools: report.tools }, opts);
     // The cached image is read no more: this one replaces it.
