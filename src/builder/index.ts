@@ -177,7 +177,7 @@ export async function buildImage(plan: Readonly<BuildPlan>, opts: BuildImageOpti
       return { artifacts, timings, logDir: ctx.logDir, ctx };
     } catch (e) {
       // A snapshot that would not resume is dropped and the build boots cold (and saves a new one).
-      if (!retried && !opts.signal.aborted && (await retryCold(ctx))) {
+      if (!retried && !opts.signal.aborted && (await retryCold(ctx, e))) {
         opts.emit({ type: 'info', step: 'warm-start', message: `the snapshot did not resume (${(e as Error).message.split('\n')[0]}); dropped it, booting cold` });
         return run(snapshotable, true);
       }

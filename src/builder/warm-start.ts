@@ -12,10 +12,10 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import type { BuildPlan } from '../config/load.js';
-import { GuestError } from '../errors.js';
+import { GuestError, TimeoutError } from '../errors.js';
 import type { Step } from '../pipeline/step.js';
 import { sshArgs, type SshTarget } from '../tools/ssh.js';
-import type { VmProfile } from '../tools/qemu.js';
+import { VmExitedError, type VmProfile } from '../tools/qemu.js';
 import { dropSnapshot, openSnapshot, saveSnapshot, snapshotKey } from '../vm/snapshot.js';
 import type { BuildContext } from './context.js';
 import { runGuestScript } from './guest-run.js';
@@ -108,12 +108,14 @@ export const saveSnapshotStep: Step<BuildContext> = {
 
 /**
  * Whether a failed build should be run again booting cold: its VM was resumed from a snapshot and
- * never got as far as a finished cloud-init (the snapshot would not resume). The snapshot is then
- * dropped, so the next build saves a new one.
+ * did not come up (QEMU refused the state, the guest died, or SSH or cloud-init did not answer in
+ * time), before anything of the build ran in it. The snapshot is then dropped, so the next build
+ * saves a new one. Any other failure is the build's own and is not retried.
  */
-export async function retryCold(ctx: BuildContext): Promise<boolean> {
+export async function retryCold(ctx: BuildContext, error: unknown): Promise<boolean> {
   const warm = ctx.warm;
   if (warm?.mode !== 'restore' || warm.resumed) return false;
+  if (!(error instanceof VmExitedError || error instanceof TimeoutError)) return false;
   await warm.release?.();
   warm.release = undefined;
   await dropSnapshot(ctx.plan.cacheDir, warm.key);

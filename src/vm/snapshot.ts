@@ -11,12 +11,12 @@
 // and is replaced by the next save. Readers hold a shared lock for as long as the disk backs their
 // overlay; a save takes the exclusive lock without waiting (a busy entry is left as it is), writes
 // into a staging directory and renames it into place, so an interrupted save leaves the entry it
-// found. Locks and staging follow builder/incremental/store.ts.
-import { randomUUID } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
+// found (base/keyed-entry.ts, as builder/incremental/store.ts).
+import { chmod, copyFile, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireLock, type Lock } from '../base/lock.js';
 import { removeTree } from '../base/safe-remove.js';
+import { entryDirOf, lockPathOf, openKeyed, writeKeyed, type KeyedStore } from '../base/keyed-entry.js';
 import { canonical } from '../builder/inputs.js';
 import { sha256File, sha256Of } from '../tools/hash.js';
 import type { RestorePoint, VmSession } from './session.js';
@@ -42,27 +42,25 @@ export function snapshotKey(what: Record<string, unknown>, qemuVersion: string):
   return sha256Of(canonical({ format: SNAPSHOT_FORMAT, qemu: qemuVersion, ...what }));
 }
 
-const root = (cacheDir: string): string => join(cacheDir, 'snapshots');
-export const snapshotDir = (cacheDir: string, key: string): string => join(root(cacheDir), key.slice(0, 32));
-const lockPath = (cacheDir: string, key: string): string => join(root(cacheDir), '.locks', `${key.slice(0, 32)}.flock`);
+const store = (cacheDir: string): KeyedStore => ({ root: join(cacheDir, 'snapshots'), format: SNAPSHOT_FORMAT });
+export const snapshotDir = (cacheDir: string, key: string): string => entryDirOf(store(cacheDir), key);
 
 export type OpenedSnapshot = { entry: SnapshotEntry; disk: string; restore: RestorePoint; lock: Lock } | { why: string };
 
 /** The snapshot for key, verified, with a shared lock held until the caller releases it; or why there is none to use. */
 export async function openSnapshot(cacheDir: string, key: string, opts: { signal?: AbortSignal } = {}): Promise<OpenedSnapshot> {
-  const dir = snapshotDir(cacheDir, key);
-  const lock = await acquireLock(lockPath(cacheDir, key), { mode: 'shared', ...(opts.signal ? { signal: opts.signal } : {}), purpose: 'resume a snapshot' });
+  const opened = await openKeyed<SnapshotEntry>(store(cacheDir), key, {
+    purpose: 'resume a snapshot',
+    missing: 'no snapshot of this build VM is cached yet',
+    foreign: 'the cached snapshot is of another format or another VM',
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  if ('why' in opened) return { why: opened.why };
+  const { entry, dir, lock } = opened;
   const fail = async (why: string): Promise<OpenedSnapshot> => {
     await lock.release();
     return { why };
   };
-  let entry: SnapshotEntry;
-  try {
-    entry = JSON.parse(await readFile(join(dir, 'entry.json'), 'utf8')) as SnapshotEntry;
-  } catch {
-    return fail('no snapshot of this build VM is cached yet');
-  }
-  if (entry.format !== SNAPSHOT_FORMAT || entry.key !== key) return fail('the cached snapshot is of another format or another VM');
   if (!(await stat(entry.backing).catch(() => undefined))) return fail(`the snapshot's base ${entry.backing} is gone`);
   for (const f of FILES) {
     const want = entry.files?.[f];
@@ -89,44 +87,32 @@ export async function openSnapshot(cacheDir: string, key: string, opts: { signal
  * The VM is resumed whatever happens.
  */
 export async function saveSnapshot(s: VmSession, cacheDir: string, key: string, opts: { timeoutMs?: number } = {}): Promise<string | undefined> {
-  if (!s.vm || !s.overlay || !s.seedIso || !s.ssh || !s.instanceId || !s.backing) throw new Error('saveSnapshot: the VM is not running');
-  const lock = await acquireLock(lockPath(cacheDir, key), { mode: 'exclusive', timeoutMs: 0, purpose: 'save a snapshot' });
-  if (!lock) return 'another build is using or saving this snapshot';
-  const stage = join(root(cacheDir), '.tmp', `${key.slice(0, 32)}.${randomUUID().slice(0, 8)}`);
-  try {
-    await mkdir(stage, { recursive: true, mode: 0o700 });
-    await chmod(stage, 0o700);
+  const { vm, overlay, seedIso, ssh, instanceId, backing } = s;
+  if (!vm || !overlay || !seedIso || !ssh || !instanceId || !backing) throw new Error('saveSnapshot: the VM is not running');
+  const saved = await writeKeyed(store(cacheDir), key, 'save a snapshot', async (stage) => {
     try {
-      await s.vm.saveState(join(stage, 'state'), opts.timeoutMs ?? 120_000);
+      await vm.saveState(join(stage, 'state'), opts.timeoutMs ?? 120_000);
       // Paused and migrated: QEMU has flushed and let go of the overlay, so the copy is the disk
       // the state belongs to.
-      await copyFile(s.overlay, join(stage, 'disk.qcow2'));
+      await copyFile(overlay, join(stage, 'disk.qcow2'));
     } finally {
-      await s.vm.resume();
+      await vm.resume();
     }
-    await copyFile(s.seedIso, join(stage, 'seed.iso'));
-    await copyFile(s.ssh.key.privateKeyPath, join(stage, 'id_ed25519'));
+    await copyFile(seedIso, join(stage, 'seed.iso'));
+    await copyFile(ssh.key.privateKeyPath, join(stage, 'id_ed25519'));
     await chmod(join(stage, 'id_ed25519'), 0o600);
-    await writeFile(join(stage, 'id_ed25519.pub'), `${s.ssh.key.publicKey}\n`);
+    await writeFile(join(stage, 'id_ed25519.pub'), `${ssh.key.publicKey}\n`);
     const files = {} as SnapshotEntry['files'];
     for (const f of FILES) files[f] = { sha256: await sha256File(join(stage, f)), size: (await stat(join(stage, f))).size };
-    const entry: SnapshotEntry = { format: SNAPSHOT_FORMAT, key, instanceId: s.instanceId, backing: s.backing.path, createdAt: new Date().toISOString(), files };
+    const entry: SnapshotEntry = { format: SNAPSHOT_FORMAT, key, instanceId, backing: backing.path, createdAt: new Date().toISOString(), files };
     await writeFile(join(stage, 'entry.json'), `${JSON.stringify(entry, null, 1)}\n`);
-    const dir = snapshotDir(cacheDir, key);
-    const old = `${stage}.old`;
-    await rename(dir, old).catch(() => undefined);
-    await rename(stage, dir);
-    await removeTree(old).catch(() => undefined);
-    return undefined;
-  } finally {
-    await removeTree(stage).catch(() => undefined);
-    await lock.release();
-  }
+  });
+  return saved ? undefined : 'another build is using or saving this snapshot';
 }
 
 /** Removes the snapshot for key (one that would not resume), unless a build is using it. */
 export async function dropSnapshot(cacheDir: string, key: string): Promise<boolean> {
-  const lock = await acquireLock(lockPath(cacheDir, key), { mode: 'exclusive', timeoutMs: 0, purpose: 'drop a snapshot' });
+  const lock = await acquireLock(lockPathOf(store(cacheDir), key), { mode: 'exclusive', timeoutMs: 0, purpose: 'drop a snapshot' });
   if (!lock) return false;
   try {
     await removeTree(snapshotDir(cacheDir, key));

@@ -11,11 +11,10 @@
 // shared lock for as long as the image backs their overlay; an entry is replaced only under the
 // exclusive lock (taken without waiting: a busy entry is left for the next build), in a staging
 // directory renamed into place, so an interrupted build leaves the entry it found.
-import { randomUUID } from 'node:crypto';
-import { copyFile, link, mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, link, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { acquireLock, type Lock } from '../../base/lock.js';
-import { removeTree } from '../../base/safe-remove.js';
+import type { Lock } from '../../base/lock.js';
+import { entryDirOf, openKeyed, writeKeyed, type KeyedStore } from '../../base/keyed-entry.js';
 import type { Arch } from '../../arch.js';
 import { sha256File, sha256Of } from '../../tools/hash.js';
 import type { BaseInfo, GuestFacts } from '../context.js';
@@ -45,9 +44,8 @@ export function entryKey(parts: Omit<InputParts, 'base'>, baseSha256: string, ar
   return sha256Of(canonical({ format: ENTRY_FORMAT, arch, base: baseSha256, ...rest }));
 }
 
-const root = (cacheDir: string): string => join(cacheDir, 'incremental');
-export const entryDir = (cacheDir: string, key: string): string => join(root(cacheDir), key.slice(0, 32));
-const lockPath = (cacheDir: string, key: string): string => join(root(cacheDir), '.locks', `${key.slice(0, 32)}.flock`);
+const store = (cacheDir: string): KeyedStore => ({ root: join(cacheDir, 'incremental'), format: ENTRY_FORMAT });
+export const entryDir = (cacheDir: string, key: string): string => entryDirOf(store(cacheDir), key);
 
 export type OpenedEntry = { entry: IncrementalEntry; image: string; lock: Lock } | { why: string };
 
@@ -56,20 +54,18 @@ export type OpenedEntry = { entry: IncrementalEntry; image: string; lock: Lock }
  * releases once nothing reads the image any more; or why there is none to use.
  */
 export async function openEntry(cacheDir: string, key: string, opts: { signal?: AbortSignal } = {}): Promise<OpenedEntry> {
-  const dir = entryDir(cacheDir, key);
-  await mkdir(join(root(cacheDir), '.locks'), { recursive: true });
-  const lock = await acquireLock(lockPath(cacheDir, key), { mode: 'shared', ...(opts.signal ? { signal: opts.signal } : {}), purpose: 'incremental build' });
+  const opened = await openKeyed<IncrementalEntry>(store(cacheDir), key, {
+    purpose: 'incremental build',
+    missing: 'no earlier image built from these inputs is cached',
+    foreign: 'the cached entry is of another format or other inputs',
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  if ('why' in opened) return { why: opened.why };
+  const { entry, dir, lock } = opened;
   const fail = async (why: string): Promise<OpenedEntry> => {
     await lock.release();
     return { why };
   };
-  let entry: IncrementalEntry;
-  try {
-    entry = JSON.parse(await readFile(join(dir, 'entry.json'), 'utf8')) as IncrementalEntry;
-  } catch {
-    return fail('no earlier image built from these inputs is cached');
-  }
-  if (entry.format !== ENTRY_FORMAT || entry.key !== key) return fail('the cached entry is of another format or other inputs');
   const image = join(dir, 'image.qcow2');
   const st = await stat(image).catch(() => undefined);
   if (!st || st.size !== entry.image.size) return fail('the cached image is missing or not the size recorded');
@@ -85,26 +81,9 @@ export async function openEntry(cacheDir: string, key: string, opts: { signal?: 
  * holds the entry (it is then left as it is).
  */
 export async function recordEntry(cacheDir: string, entry: IncrementalEntry, publishedImage: string): Promise<boolean> {
-  await mkdir(join(root(cacheDir), '.locks'), { recursive: true });
-  const lock = await acquireLock(lockPath(cacheDir, entry.key), { mode: 'exclusive', timeoutMs: 0, purpose: 'record an incremental entry' });
-  if (!lock) return false;
-  try {
-    const stage = join(root(cacheDir), '.tmp', `${entry.key.slice(0, 32)}.${randomUUID().slice(0, 8)}`);
-    await mkdir(stage, { recursive: true, mode: 0o700 });
-    try {
-      // A hard link costs nothing; across file systems, a copy.
-      await link(publishedImage, join(stage, 'image.qcow2')).catch(() => copyFile(publishedImage, join(stage, 'image.qcow2')));
-      await writeFile(join(stage, 'entry.json'), `${JSON.stringify(entry)}\n`);
-      const dir = entryDir(cacheDir, entry.key);
-      const old = `${stage}.old`;
-      await rename(dir, old).catch(() => undefined);
-      await rename(stage, dir);
-      await removeTree(old).catch(() => undefined);
-    } finally {
-      await removeTree(stage).catch(() => undefined);
-    }
-    return true;
-  } finally {
-    await lock.release();
-  }
+  return writeKeyed(store(cacheDir), entry.key, 'record an incremental entry', async (stage) => {
+    // A hard link costs nothing; across file systems, a copy.
+    await link(publishedImage, join(stage, 'image.qcow2')).catch(() => copyFile(publishedImage, join(stage, 'image.qcow2')));
+    await writeFile(join(stage, 'entry.json'), `${JSON.stringify(entry)}\n`);
+  });
 }
