@@ -41,8 +41,6 @@ export interface WarmStart {
   key: string;
   /** restore: resumed from the snapshot; save: booted cold and saved on its way. */
   mode?: 'restore' | 'save';
-  /** Why the snapshot was not resumed (mode save). */
-  why?: string;
   release?: () => Promise<void>;
   /** Set once the resumed VM answered and had finished cloud-init: later failures are the build's. */
   resumed?: boolean;
@@ -78,7 +76,6 @@ export const warmStartStep: Step<BuildContext> = {
     const opened = await openSnapshot(ctx.plan.cacheDir, warm.key, { signal: rt.signal });
     if ('why' in opened) {
       warm.mode = 'save';
-      warm.why = opened.why;
       rt.info(`booting cold (${opened.why}); the booted VM will be saved as a snapshot`);
       return;
     }
