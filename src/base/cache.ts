@@ -320,7 +320,8 @@ async function removeDir(dir: string, tmpRoot: string): Promise<void> {
   await rm(grave, { recursive: true, force: true });
 }
 
-async function du(p: string): Promise<number> {
+/** Bytes on disk under p (the cache's entries, base and derived). */
+export async function du(p: string): Promise<number> {
   const st = await stat(p).catch(() => undefined);
   if (!st) return 0;
   if (!st.isDirectory()) return st.blocks * 512;

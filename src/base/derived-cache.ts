@@ -4,9 +4,10 @@
 // family keeps one directory per key and the same lock file names under its .locks/ as its own
 // store, so prune removes an entry only under that lock, taken without waiting: an entry a build is
 // using is kept and reported. Entries are judged by age only (each store verifies its own before
-// use); .tmp/ debris is always removed.
+// use).
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { du } from './cache.js';
 import { acquireLock } from './lock.js';
 import { removeTree } from './safe-remove.js';
 
@@ -14,15 +15,15 @@ export interface DerivedFamily {
   /** Directory under the cache. */
   dir: string;
   what: string;
-  /** Lock file of an entry, relative to the family's directory (undefined: not locked per entry). */
-  lock?: (name: string) => string;
+  /** Entries are locked as base/keyed-entry.ts and quick/root.ts lock them: <dir>/.locks/<name>.flock. */
+  locked: boolean;
 }
 
 export const DERIVED_FAMILIES: readonly DerivedFamily[] = [
-  { dir: 'snapshots', what: 'build VM snapshot', lock: (n) => join('.locks', `${n}.flock`) },
-  { dir: 'incremental', what: 'incremental-build image', lock: (n) => join('.locks', `${n}.flock`) },
-  { dir: 'incremental/trees', what: 'host build tree (incremental builds)' },
-  { dir: 'quick-roots', what: 'kernel root (quick test, incremental compile)', lock: (n) => join('.locks', `${n}.flock`) },
+  { dir: 'snapshots', what: 'build VM snapshot', locked: true },
+  { dir: 'incremental', what: 'incremental-build image', locked: true },
+  { dir: 'incremental/trees', what: 'host build tree (incremental builds)', locked: false },
+  { dir: 'quick-roots', what: 'kernel root (quick test, incremental compile)', locked: true },
 ];
 
 export interface DerivedEntry {
@@ -32,15 +33,6 @@ export interface DerivedEntry {
   path: string;
   bytes: number;
   lastUsed: Date;
-}
-
-async function du(p: string): Promise<number> {
-  const st = await stat(p).catch(() => undefined);
-  if (!st) return 0;
-  if (!st.isDirectory()) return st.blocks * 512;
-  let n = 0;
-  for (const e of await readdir(p).catch(() => [] as string[])) n += await du(join(p, e));
-  return n;
 }
 
 /** The newest modification time under p: when a build last wrote or refreshed it. */
@@ -79,9 +71,9 @@ export async function pruneDerived(cacheDir: string, opts: { all?: boolean; olde
     const why = opts.all ? 'all' : opts.olderThanMs !== undefined && now - e.lastUsed.getTime() > opts.olderThanMs ? `unused since ${e.lastUsed.toISOString()}` : undefined;
     if (!why) continue;
     const family = DERIVED_FAMILIES.find((f) => f.dir === e.family)!;
-    const lock = family.lock ? await acquireLock(join(cacheDir, family.dir, family.lock(e.name)), { mode: 'exclusive', timeoutMs: 0, purpose: 'prune' }) : undefined;
+    const lock = family.locked ? await acquireLock(join(cacheDir, family.dir, '.locks', `${e.name}.flock`), { mode: 'exclusive', timeoutMs: 0, purpose: 'prune' }) : undefined;
     const key = `${e.family}/${e.name}`;
-    if (family.lock && !lock) {
+    if (family.locked && !lock) {
       result.skipped.push({ key, reason: 'in use by a running build or test (locked)' });
       continue;
     }

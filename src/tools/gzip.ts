@@ -7,7 +7,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { createGzip, constants } from 'node:zlib';
+import { createGzip } from 'node:zlib';
 import { which } from './host-tools.js';
 
 export async function gzipFile(
@@ -45,5 +45,5 @@ export async function gzipFile(
     if (code !== 0) throw new Error(`pigz exited with code ${code}: ${err.trim()}`);
     return;
   }
-  await pipeline(input, meter, createGzip({ level: level === 6 ? constants.Z_DEFAULT_COMPRESSION : level, memLevel: 9 }), createWriteStream(dst), { signal: opts.signal });
+  await pipeline(input, meter, createGzip({ level, memLevel: 9 }), createWriteStream(dst), { signal: opts.signal });
 }
